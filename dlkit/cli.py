@@ -1,0 +1,58 @@
+"""Thin entry point: pick the subcommand, import its module by name, hand the rest to Hydra.
+
+Only the standard library is imported here, so `dlkit --help` answers at once.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+COMMANDS = {
+    "train": "train whatever the experiment declares (e.g. +experiment=bert_cls)",
+    "pretrain": "masked- or causal-LM pretraining from raw text",
+    "finetune": "train starting from model.init_from (hub name, HF model dir or dlkit run)",
+    "evaluate": "compute a run's metrics on a split or file: run=<folder> [split=test]",
+    "export": "export a run to another format",
+}
+
+# Lightning's DDP launcher re-executes this script for ranks > 0 with Hydra arguments only;
+# the subcommand travels to those children in this variable.
+_COMMAND_ENV = "DLKIT_COMMAND"
+
+HELP = """usage: dlkit <command> [hydra overrides ...]
+
+Commands:
+{commands}
+
+Everything after the command goes to Hydra: overrides (trainer.max_steps=30),
++experiment=NAME, --cfg job, -m (multirun), hydra.run.dir=...
+Run `dlkit <command> --help` for the composed config groups."""
+
+
+def _help() -> str:
+    width = max(map(len, COMMANDS))
+    lines = [f"  {name.ljust(width)}  {text}" for name, text in COMMANDS.items()]
+    return HELP.format(commands="\n".join(lines))
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in COMMANDS:
+        command, rest = argv[0], argv[1:]
+    elif os.environ.get(_COMMAND_ENV) in COMMANDS and "LOCAL_RANK" in os.environ:
+        command, rest = os.environ[_COMMAND_ENV], argv
+    elif not argv or argv[0] in ("-h", "--help", "help"):
+        print(_help())
+        return 0
+    else:
+        print(f"dlkit: unknown command '{argv[0]}'.\n\n{_help()}", file=sys.stderr)
+        return 2
+    os.environ[_COMMAND_ENV] = command
+    module = importlib.import_module(f"dlkit.commands.{command}")
+    return module.main(rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

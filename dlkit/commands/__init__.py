@@ -1,0 +1,1 @@
+"""One module per subcommand; each wires tasks, data and models and calls the runner."""

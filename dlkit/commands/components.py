@@ -1,0 +1,71 @@
+"""Wire data, tokenizer, model and task together from the composed config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from hydra.utils import instantiate
+from lightning import LightningDataModule, LightningModule
+from omegaconf import DictConfig, OmegaConf
+from transformers import PreTrainedTokenizerBase
+
+from dlkit.models.heads import build_model
+from dlkit.models.tokenizer import load_pretrained, train_wordpiece
+from dlkit.runs.folder import model_source
+
+
+@dataclass
+class Components:
+    data: LightningDataModule
+    tokenizer: PreTrainedTokenizerBase
+    task: LightningModule
+
+
+def build(
+    cfg: DictConfig,
+    splits: tuple[str, ...] = ("train", "validation", "test"),
+    label_names: list[str] | None = None,
+) -> Components:
+    """`label_names` fixes the label set, as when evaluating a trained model."""
+    data = instantiate(cfg.data, cache_dir=cfg.paths.cache_dir, _convert_="all")
+    data.load(splits, label_names=label_names)
+
+    init_from = model_source(cfg.model.init_from) if cfg.model.init_from else None
+    tokenizer = _tokenizer(cfg, data, init_from)
+    data.tokenize(tokenizer)
+
+    names = data.label_names
+    model = build_model(
+        arch=cfg.model.arch,
+        head=cfg.task.head,
+        architecture=OmegaConf.to_container(cfg.model.config, resolve=True),
+        init_from=init_from,
+        vocab_size=len(tokenizer),
+        pad_token_id=tokenizer.pad_token_id,
+        num_labels=len(names),
+        id2label=dict(enumerate(names)),
+        label2id={name: i for i, name in enumerate(names)},
+    )
+    task = instantiate(
+        cfg.task.module,
+        model=model,
+        optimizer=instantiate(cfg.optimizer),
+        scheduler=instantiate(cfg.scheduler) if cfg.get("scheduler") else None,
+        label_names=names,
+    )
+    return Components(data=data, tokenizer=tokenizer, task=task)
+
+
+def _tokenizer(cfg: DictConfig, data, init_from: str | None) -> PreTrainedTokenizerBase:
+    spec = cfg.model.tokenizer
+    if init_from:
+        return load_pretrained(init_from)
+    if spec.name_or_path:
+        return load_pretrained(spec.name_or_path)
+    return train_wordpiece(
+        data.train_texts(),
+        vocab_size=spec.vocab_size,
+        lowercase=spec.lowercase,
+        cache_dir=Path(cfg.paths.cache_dir),
+    )

@@ -1,0 +1,58 @@
+"""`dlkit evaluate run=<folder> [ckpt=<file>] [split=test | data.files.eval=<file>]`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from dlkit.commands import app
+from dlkit.errors import ConfigError, RunFolderError
+from dlkit.runs.folder import open_run
+
+# Evaluation writes into the run it evaluates, so Hydra makes no folder of its own.
+_HYDRA_QUIET = ["hydra.output_subdir=null", "hydra.run.dir=.", "hydra/job_logging=stdout"]
+
+
+def evaluate(cfg: DictConfig) -> dict[str, float]:
+    if not cfg.get("run") and not cfg.get("ckpt"):
+        raise ConfigError("evaluate needs run=<run folder> (or ckpt=<checkpoint file>).")
+    ckpt = Path(cfg.ckpt).expanduser() if cfg.get("ckpt") else None
+    if ckpt is not None and not ckpt.is_file():
+        raise RunFolderError(f"Checkpoint not found: {ckpt}. Pass ckpt=<an existing .ckpt file>.")
+    run = open_run(cfg.run if cfg.get("run") else ckpt.parent.parent)
+
+    eval_file = cfg.data.files.get("eval")
+    split = "eval" if eval_file else cfg.split
+    if split not in ("validation", "test", "eval"):
+        raise ConfigError(f"split={split} is not one of validation, test.")
+
+    # The trained run's own config, with this command's data file, hardware and paths.
+    saved = OmegaConf.load(run.config_file)
+    with open_dict(saved):
+        saved.model.init_from = str(run.model_dir)
+        saved.hardware = cfg.hardware
+        saved.paths = cfg.paths
+        saved.eval_precision = cfg.eval_precision
+        saved.callbacks = {"progress": cfg.callbacks.get("progress")}
+        saved.data.files.eval = eval_file
+
+    from dlkit import console
+    from dlkit.commands import components
+    from dlkit.commands.runner import evaluate_splits
+    from dlkit.export.hf import label_names
+
+    parts = components.build(saved, splits=(split,), label_names=label_names(run.model_dir))
+    if not parts.data.has(split):
+        raise ConfigError(f"The run's data config has no '{split}' file; set data.files.{split}.")
+    metrics = evaluate_splits(saved, run.path, parts, (split,), str(ckpt) if ckpt else None)[split]
+    name = Path(eval_file).stem if eval_file else split
+    out = run.write_eval(name, {"split": split, "source": parts.data.sources[split], **metrics})
+    console.metrics_table(f"{name} ({run.path})", metrics)
+    console.console.print(f"Written: {out}")
+    return metrics
+
+
+def main(argv: Sequence[str]) -> int:
+    return app.run(evaluate, [*_HYDRA_QUIET, *argv])

@@ -1,0 +1,17 @@
+"""`dlkit export`: ONNX, TorchScript and int8 exports (their own issue; not landed yet)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from dlkit.console import error
+from dlkit.errors import NotAvailableError
+
+
+def main(argv: Sequence[str]) -> int:
+    err = NotAvailableError(
+        "dlkit export is not available yet: verified ONNX/TorchScript exports have not "
+        "landed. Every run already holds a Hugging Face model folder in <run>/model."
+    )
+    error(str(err))
+    return err.exit_code

@@ -1,0 +1,17 @@
+"""`dlkit pretrain`: masked- and causal-LM pretraining (its own issue; not landed yet)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from dlkit.console import error
+from dlkit.errors import NotAvailableError
+
+
+def main(argv: Sequence[str]) -> int:
+    err = NotAvailableError(
+        "dlkit pretrain is not available yet: masked- and causal-LM pretraining has not "
+        "landed. Train a classifier from scratch with `dlkit train +experiment=bert_cls`."
+    )
+    error(str(err))
+    return err.exit_code

@@ -1,0 +1,145 @@
+"""The one runner: every subcommand builds components, then calls a Trainer method."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.fabric.utilities.rank_zero import rank_zero_only
+from omegaconf import DictConfig, OmegaConf
+
+from dlkit import console
+from dlkit.commands import components
+from dlkit.errors import ConfigError
+from dlkit.export.hf import save_model_dir
+from dlkit.runs import provenance
+from dlkit.runs.folder import RunFolder
+from dlkit.training.logs import tame_lightning_logs
+from dlkit.training.throughput import Throughput
+from dlkit.training.trainer import build_trainer
+
+
+def command_line(command: str) -> list[str]:
+    return ["dlkit", command, *sys.argv[1:]]
+
+
+def check_writable(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write_probe"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as err:
+        raise ConfigError(
+            f"Cannot write the run folder {path}: {err.strerror}. Point paths.run_root (or "
+            "hydra.run.dir) at a writable folder with free space."
+        ) from err
+    if shutil.disk_usage(path).free < 100 * 2**20:
+        raise ConfigError(
+            f"Less than 100 MiB free under {path}; free space or move paths.run_root."
+        )
+
+
+def fit(cfg: DictConfig, command: str) -> dict[str, Any]:
+    """Fit, validate the best checkpoint, test where a labelled test split exists, and write
+    the whole run folder. Returns results.json's content."""
+    started = time.perf_counter()
+    tame_lightning_logs()
+    run = RunFolder(cfg.paths.output_dir)
+    rank_zero = rank_zero_only.rank == 0
+    if rank_zero:
+        check_writable(run.path)
+        console.config_tree(cfg)
+        run.config_file.write_text(OmegaConf.to_yaml(cfg, resolve=True))
+        run.start(
+            command=command_line(command),
+            experiment=cfg.experiment_name,
+            seed=cfg.seed,
+            git_commit=provenance.git_commit(),
+            versions=provenance.package_versions(),
+        )
+    try:
+        L.seed_everything(cfg.seed, workers=True, verbose=False)
+        parts = components.build(cfg)
+        if rank_zero:
+            run.update(
+                data_files=provenance.data_files(parts.data.files_used()),
+                labels=parts.data.label_names,
+                new_weights=getattr(parts.task.model, "dlkit_new_weights", None),
+            )
+        throughput = Throughput()
+        trainer = build_trainer(cfg, run.path, [throughput])
+        trainer.fit(parts.task, datamodule=parts.data)
+        best = _best_checkpoint(trainer)
+        metrics = evaluate_splits(cfg, run.path, parts, ("validation", "test"), best)
+        results = {
+            "experiment": cfg.experiment_name,
+            **metrics,
+            "monitor": cfg.task.monitor,
+            **_checkpoint_position(best),
+            "global_step": trainer.global_step,
+            "samples_per_second": round(throughput.samples_per_second, 2),
+            "train_seconds": round(throughput.train_seconds, 2),
+            "wall_seconds": round(time.perf_counter() - started, 2),
+        }
+        if trainer.is_global_zero:
+            save_model_dir(parts.task.model, parts.tokenizer, run.model_dir)
+            run.finish(results)
+            for split in ("validation", "test"):
+                if split in results:
+                    console.metrics_table(f"{split} metrics", results[split])
+            console.console.print(f"Run folder: [bold]{run.path.resolve()}[/bold]")
+        return results
+    except BaseException as err:
+        if rank_zero:
+            run.fail(f"{type(err).__name__}: {err}")
+        raise
+
+
+def evaluate_splits(
+    cfg: DictConfig,
+    run_dir: Path,
+    parts: components.Components,
+    splits: tuple[str, ...],
+    ckpt: str | None,
+) -> dict[str, dict[str, float]]:
+    """Metrics per split, without the stage prefix: {"validation": {"acc": ...}}."""
+    tame_lightning_logs()
+    trainer = build_trainer(cfg, run_dir, evaluation=True)
+    out: dict[str, dict[str, float]] = {}
+    for split in splits:
+        if not parts.data.has(split):
+            continue
+        loader = parts.data.split_dataloader(split)
+        method = trainer.validate if split == "validation" else trainer.test
+        (raw,) = method(parts.task, dataloaders=loader, ckpt_path=ckpt, verbose=False)
+        out[split] = {k.split("/", 1)[1]: round(float(v), 6) for k, v in raw.items()}
+    return out
+
+
+def _best_checkpoint(trainer: L.Trainer) -> str | None:
+    callback = trainer.checkpoint_callback
+    path = getattr(callback, "best_model_path", "") if callback else ""
+    return path or None
+
+
+def _checkpoint_position(path: str | None) -> dict[str, Any]:
+    if not path or not os.path.isfile(path):
+        return {"best_checkpoint": None}
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    score = state.get("callbacks", {})
+    best_score = next(
+        (v.get("best_model_score") for k, v in score.items() if "ModelCheckpoint" in k), None
+    )
+    return {
+        "best_checkpoint": path,
+        "best_epoch": state.get("epoch"),
+        "best_step": state.get("global_step"),
+        "best_score": float(best_score) if best_score is not None else None,
+    }

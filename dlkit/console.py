@@ -1,0 +1,45 @@
+"""What a person sees: the resolved config at start, the final metrics and the run folder."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from omegaconf import DictConfig, OmegaConf
+from rich.console import Console
+from rich.table import Table
+from rich.tree import Tree
+
+console = Console()
+errors = Console(stderr=True)
+
+
+def config_tree(cfg: DictConfig) -> None:
+    """One branch per group with its settings on one line each: collapsed, not a YAML dump."""
+    tree = Tree("[bold]config[/bold]", guide_style="dim")
+    container = OmegaConf.to_container(cfg, resolve=True)
+    for key, value in container.items():
+        if isinstance(value, dict):
+            branch = tree.add(f"[bold cyan]{key}[/bold cyan]")
+            for sub, item in value.items():
+                branch.add(f"{sub}: [green]{_short(item)}[/green]")
+        else:
+            tree.add(f"[bold cyan]{key}[/bold cyan]: [green]{_short(value)}[/green]")
+    console.print(tree)
+
+
+def _short(value: object, limit: int = 100) -> str:
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def metrics_table(title: str, metrics: Mapping[str, float]) -> None:
+    table = Table(title=title)
+    table.add_column("metric", style="cyan")
+    table.add_column("value", justify="right")
+    for name, value in metrics.items():
+        table.add_row(name, f"{value:.4f}" if isinstance(value, float) else str(value))
+    console.print(table)
+
+
+def error(message: str) -> None:
+    errors.print(f"[bold red]error:[/bold red] {message}", highlight=False, soft_wrap=True)

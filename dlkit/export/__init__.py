@@ -1,0 +1,1 @@
+"""Getting a trained model out of dlkit in formats other tools load."""

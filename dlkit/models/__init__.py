@@ -1,0 +1,1 @@
+"""Models and tokenizers: transformers architectures and the classic baselines."""

@@ -1,0 +1,1 @@
+"""One LightningModule per task family; each takes a built model and optimizer factories."""

@@ -1,0 +1,59 @@
+"""Sequence classification: single sentences or sentence pairs, any number of labels."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics import MetricCollection
+from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
+
+from dlkit.tasks.base import OptimizerFactory, SchedulerFactory, Task
+
+
+class TextClassificationTask(Task):
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: OptimizerFactory,
+        label_names: list[str],
+        scheduler: SchedulerFactory | None = None,
+        weight_decay: float = 0.01,
+    ) -> None:
+        super().__init__(model, optimizer, scheduler, weight_decay)
+        self.label_names = list(label_names)
+        n = len(self.label_names)
+        metrics = MetricCollection(
+            {
+                "acc": MulticlassAccuracy(n, average="micro"),
+                "f1": MulticlassF1Score(n, average="macro"),
+            }
+        )
+        # One collection per stage: metrics state must not leak between validate and test.
+        self.metrics = nn.ModuleDict(
+            {stage: metrics.clone(prefix=f"{stage}/") for stage in ("val", "test")}
+        )
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        inputs = {k: v for k, v in batch.items() if k != "labels"}
+        return self.model(**inputs).logits
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss = F.cross_entropy(self(batch).float(), batch["labels"])
+        self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["labels"]))
+        return loss
+
+    def _eval_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:
+        logits = self(batch).float()
+        labels = batch["labels"]
+        size = len(labels)
+        self.log(f"{stage}/loss", F.cross_entropy(logits, labels), sync_dist=True, batch_size=size)
+        metrics = self.metrics[stage]
+        metrics.update(logits, labels)
+        self.log_dict(metrics, batch_size=size, prog_bar=stage == "val")
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._eval_step(batch, "val")
+
+    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._eval_step(batch, "test")

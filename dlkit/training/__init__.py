@@ -1,0 +1,1 @@
+"""The Lightning side: Trainer construction, callbacks and learning-rate schedules."""

@@ -1,0 +1,41 @@
+"""Build Lightning's Trainer from the composed config: hardware, trainer, logger, callbacks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import lightning as L
+from hydra.utils import instantiate
+from lightning.pytorch.callbacks import Callback
+from omegaconf import DictConfig, OmegaConf
+
+
+def _instantiate_all(group: DictConfig | None) -> list:
+    return [instantiate(node) for node in (group or {}).values() if node]
+
+
+def build_trainer(
+    cfg: DictConfig,
+    run_dir: Path,
+    extra_callbacks: Sequence[Callback] = (),
+    evaluation: bool = False,
+) -> L.Trainer:
+    """`evaluation=True` gives a Trainer for the final metrics: no logger or checkpoints, and
+    `eval_precision` so the reported numbers match what the exported model computes."""
+    options = OmegaConf.to_container(cfg.trainer, resolve=True)
+    options.update(OmegaConf.to_container(cfg.hardware, resolve=True))
+    if evaluation:
+        options["precision"] = cfg.eval_precision
+        callbacks = [instantiate(cfg.callbacks.progress)] if cfg.callbacks.get("progress") else []
+        logger: list | bool = False
+    else:
+        callbacks = _instantiate_all(cfg.callbacks)
+        logger = _instantiate_all(cfg.logger) or False
+    return L.Trainer(
+        **options,
+        callbacks=[*callbacks, *extra_callbacks],
+        logger=logger,
+        default_root_dir=str(run_dir),
+        enable_progress_bar=bool(cfg.callbacks.get("progress")),
+    )

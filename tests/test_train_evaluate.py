@@ -1,0 +1,95 @@
+"""A tiny end-to-end train, then evaluate and reload, on generated data."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
+
+from dlkit.commands.app import config_dir
+from dlkit.commands.evaluate import evaluate
+from dlkit.commands.train import train
+from tests.conftest import tiny_overrides
+
+
+def _compose(overrides: list[str]):
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        return compose("config", overrides=overrides)
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_data, tmp_path_factory) -> tuple[Path, dict]:
+    work = tmp_path_factory.mktemp("work")
+    run_dir = work / "runs" / "tiny"
+    cfg = _compose([*tiny_overrides(tiny_data, work), f"paths.output_dir={run_dir}"])
+    results = train(cfg)
+    return run_dir, results
+
+
+def test_run_folder_holds_the_contract(trained) -> None:
+    run_dir, results = trained
+    for name in (
+        "run.json",
+        "results.json",
+        "metrics.csv",
+        "checkpoints/best.ckpt",
+        "checkpoints/last.ckpt",
+        "model/config.json",
+        "model/model.safetensors",
+        "model/tokenizer.json",
+    ):
+        assert (run_dir / name).is_file(), name
+    run = json.loads((run_dir / "run.json").read_text())
+    assert run["status"] == "completed"
+    assert run["seed"] == 42 and run["labels"] == ["neg", "pos"]
+    assert set(run["data_files"]) == {"train", "validation", "test"}
+    assert len(run["data_files"]["train"]["sha256"]) == 64
+    saved = json.loads((run_dir / "results.json").read_text())
+    assert saved == json.loads(json.dumps(results))
+    assert {"validation", "test", "best_epoch", "best_step", "samples_per_second"} <= set(saved)
+    assert saved["samples_per_second"] > 0
+
+
+def test_loss_falls_and_model_learns(trained) -> None:
+    run_dir, results = trained
+    with open(run_dir / "metrics.csv") as handle:
+        losses = [float(r["train/loss"]) for r in csv.DictReader(handle) if r.get("train/loss")]
+    assert len(losses) >= 6
+    first, last = sum(losses[:3]) / 3, sum(losses[-3:]) / 3
+    assert last < first * 0.7, (first, last)
+    assert results["validation"]["acc"] >= 0.9
+
+
+def test_model_dir_reloads_with_identical_logits(trained) -> None:
+    run_dir, _ = trained
+    model = AutoModelForSequenceClassification.from_pretrained(run_dir / "model").eval()
+    tokenizer = AutoTokenizer.from_pretrained(run_dir / "model")
+    assert model.config.id2label == {0: "neg", 1: "pos"}
+    batch = tokenizer(["the film was good", "a dull plot"], padding=True, return_tensors="pt")
+    state = torch.load(run_dir / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)
+    weights = {k.removeprefix("model."): v for k, v in state["state_dict"].items()}
+    fresh = AutoModelForSequenceClassification.from_pretrained(run_dir / "model").eval()
+    fresh.load_state_dict(weights)
+    with torch.no_grad():
+        assert torch.equal(model(**batch).logits, fresh(**batch).logits)
+    classify = pipeline("text-classification", model=str(run_dir / "model"))
+    assert classify("the film was excellent")[0]["label"] in {"neg", "pos"}
+
+
+def test_evaluate_reproduces_validation_metrics(trained, tiny_data) -> None:
+    run_dir, results = trained
+    cfg = _compose([f"run={run_dir}", "split=validation", "paths.output_dir=."])
+    metrics = evaluate(cfg)
+    assert metrics["acc"] == pytest.approx(results["validation"]["acc"], abs=1e-6)
+    saved = json.loads((run_dir / "eval" / "validation.json").read_text())
+    assert saved["acc"] == metrics["acc"]
+    other = _compose(
+        [f"run={run_dir}", f"data.files.eval={tiny_data['test']}", "paths.output_dir=."]
+    )
+    assert evaluate(other)["acc"] == pytest.approx(results["test"]["acc"], abs=1e-6)
+    assert (run_dir / "eval" / "test.json").is_file()
