@@ -49,7 +49,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     metrics = evaluate_splits(saved, run.path, parts, (split,), str(ckpt) if ckpt else None)[split]
     name = Path(eval_file).stem if eval_file else split
     out = run.write_eval(name, {"split": split, "source": parts.data.sources[split], **metrics})
-    console.metrics_table(f"{name} ({run.path})", metrics)
+    console.metrics_table(f"{name} metrics", metrics)
     console.console.print(f"Written: {out}")
     return metrics
 

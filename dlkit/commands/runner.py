@@ -6,6 +6,7 @@ import os
 import shutil
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +112,8 @@ def evaluate_splits(
 ) -> dict[str, dict[str, float]]:
     """Metrics per split, without the stage prefix: {"validation": {"acc": ...}}."""
     tame_lightning_logs()
+    # The evaluation Trainer has no checkpoint callbacks by design; Lightning warns about that.
+    warnings.filterwarnings("ignore", message="Be aware that when using `ckpt_path`")
     trainer = build_trainer(cfg, run_dir, evaluation=True)
     out: dict[str, dict[str, float]] = {}
     for split in splits:

@@ -1,0 +1,48 @@
+# dlkit developer and user entry points. `make help` lists them.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The CPU wheel by default; with a GPU: make install TORCH="torch==2.13.0 --index-url <your CUDA index>"
+TORCH ?= torch==2.13.0
+# Datasets live outside the project: ../shared/data when it exists, else ./data.
+DLKIT_DATA_DIR ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),$(abspath data))
+export DLKIT_DATA_DIR
+ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install train train-lstm test test-all lint format clean
+
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q $(TORCH)
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed ## Create .venv with torch (pinned CPU wheel by default) and dlkit
+
+train: install ## The main job: BERT on SST-2 (ARGS="trainer.max_steps=30" to shorten)
+	$(BIN)/dlkit train +experiment=bert_cls $(ARGS)
+
+train-lstm: install ## The BiLSTM baseline on SST-2
+	$(BIN)/dlkit train +experiment=lstm_cls $(ARGS)
+
+test: install ## The default test suite (no slow tests)
+	$(BIN)/pytest -q
+
+test-all: install ## Every test, slow ones included
+	$(BIN)/pytest -q -m ""
+
+lint: install ## ruff lint and format check
+	$(BIN)/ruff check dlkit tests
+	$(BIN)/ruff format --check dlkit tests
+
+format: install ## Apply ruff fixes and formatting
+	$(BIN)/ruff check --fix dlkit tests
+	$(BIN)/ruff format dlkit tests
+
+clean: ## Remove caches and build outputs (keeps runs/ and .venv)
+	rm -rf .cache build dist *.egg-info .pytest_cache .ruff_cache

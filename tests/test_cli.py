@@ -1,0 +1,88 @@
+"""The command line as a user meets it: help, exit codes and clear errors, in subprocesses."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import TINY_MODEL, write_classification_csv
+
+HEAVY = ("torch", "lightning", "transformers", "datasets")
+
+
+def dlkit(*args: str, cwd: Path | None = None, env: dict | None = None):
+    return subprocess.run(
+        [sys.executable, "-m", "dlkit", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "DLKIT_CACHE_DIR": str(cwd or "."), **(env or {})},
+        timeout=600,
+    )
+
+
+def test_help_lists_commands_without_heavy_imports() -> None:
+    code = (
+        "import sys; from dlkit.cli import main; main(['--help']); "
+        f"print('HEAVY=' + ','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    for command in ("train", "pretrain", "finetune", "evaluate", "export"):
+        assert f"  {command}" in out.stdout
+    assert "HEAVY=\n" in out.stdout, out.stdout
+
+
+def test_unknown_command_is_a_usage_error() -> None:
+    result = dlkit("trian")
+    assert result.returncode == 2 and "unknown command 'trian'" in result.stderr
+
+
+def test_finetune_without_init_from_fails_clearly(tmp_path: Path) -> None:
+    result = dlkit("finetune", "+experiment=bert_cls", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "finetune needs model.init_from" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "runs" / "bert_cls").exists() or not any(
+        (tmp_path / "runs" / "bert_cls").rglob("run.json")
+    )
+
+
+def test_pretrain_and_export_say_not_available() -> None:
+    for command in ("pretrain", "export"):
+        result = dlkit(command)
+        assert result.returncode == 2 and "not available yet" in result.stderr
+
+
+def test_missing_data_file_names_the_file(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere" / "train.csv"
+    result = dlkit(
+        "train", "data=text_classification", f"data.files.train={missing}", cwd=tmp_path
+    )
+    assert result.returncode == 2, result.stderr
+    assert str(missing) in result.stderr and "data.files.train" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_label_column_names_the_column(tmp_path: Path) -> None:
+    train = write_classification_csv(tmp_path / "train.csv", 20, seed=0)
+    result = dlkit(
+        "train",
+        *TINY_MODEL,
+        "data=text_classification",
+        f"data.files.train={train}",
+        "data.label_column=sentiment",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "no label column 'sentiment'" in result.stderr and str(train) in result.stderr
+    runs = list((tmp_path / "runs").rglob("run.json"))
+    assert len(runs) == 1 and '"failed"' in runs[0].read_text()
+
+
+def test_cfg_job_prints_config_without_training(tmp_path: Path) -> None:
+    result = dlkit("train", "+experiment=bert_cls", "--cfg", "job", cwd=tmp_path)
+    assert result.returncode == 0
+    assert "experiment_name: bert_cls" in result.stdout
+    assert not (tmp_path / "runs").exists()
