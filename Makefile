@@ -37,12 +37,12 @@ test-all: install ## Every test, slow ones included
 	$(BIN)/pytest -q -m ""
 
 lint: install ## ruff lint and format check
-	$(BIN)/ruff check dlkit tests
-	$(BIN)/ruff format --check dlkit tests
+	$(BIN)/ruff check dlkit tests scripts
+	$(BIN)/ruff format --check dlkit tests scripts
 
 format: install ## Apply ruff fixes and formatting
-	$(BIN)/ruff check --fix dlkit tests
-	$(BIN)/ruff format dlkit tests
+	$(BIN)/ruff check --fix dlkit tests scripts
+	$(BIN)/ruff format dlkit tests scripts
 
 clean: ## Remove caches and build outputs (keeps runs/ and .venv)
 	rm -rf .cache build dist *.egg-info .pytest_cache .ruff_cache

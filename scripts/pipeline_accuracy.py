@@ -19,7 +19,9 @@ def main(run: str, data: str, text_column: str = "sentence", label_column: str =
         rows = list(csv.DictReader(handle, delimiter=delimiter, quoting=csv.QUOTE_NONE))
     classify = pipeline("text-classification", model=str(Path(run) / "model"), device="cpu")
     predictions = classify([r[text_column] for r in rows], batch_size=64, truncation=True)
-    correct = sum(p["label"] == str(r[label_column]) for p, r in zip(predictions, rows))
+    correct = sum(
+        p["label"] == str(r[label_column]) for p, r in zip(predictions, rows, strict=True)
+    )
     print(f"pipeline accuracy: {correct / len(rows):.6f} ({correct}/{len(rows)})")
 
 

@@ -57,9 +57,7 @@ def test_pretrain_and_export_say_not_available() -> None:
 
 def test_missing_data_file_names_the_file(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere" / "train.csv"
-    result = dlkit(
-        "train", "data=text_classification", f"data.files.train={missing}", cwd=tmp_path
-    )
+    result = dlkit("train", "data=text_classification", f"data.files.train={missing}", cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert str(missing) in result.stderr and "data.files.train" in result.stderr
     assert "Traceback" not in result.stderr

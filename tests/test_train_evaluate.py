@@ -93,3 +93,32 @@ def test_evaluate_reproduces_validation_metrics(trained, tiny_data) -> None:
     )
     assert evaluate(other)["acc"] == pytest.approx(results["test"]["acc"], abs=1e-6)
     assert (run_dir / "eval" / "test.json").is_file()
+
+
+def test_finetune_from_run_folder_loads_its_weights(trained, tiny_data, tmp_path) -> None:
+    from dlkit.commands.finetune import finetune
+
+    run_dir, _ = trained
+    overrides = [o for o in tiny_overrides(tiny_data, tmp_path) if "max_epochs" not in o]
+    cfg = _compose(
+        [
+            *overrides,
+            f"model.init_from={run_dir}",
+            "trainer.max_steps=1",
+            f"paths.output_dir={tmp_path / 'ft'}",
+        ]
+    )
+    model = AutoModelForSequenceClassification.from_pretrained(run_dir / "model")
+    results = finetune(cfg)
+    assert json.loads((tmp_path / "ft" / "run.json").read_text())["new_weights"] == []
+    # One tiny step from the trained weights: still as good as the run it started from.
+    assert results["validation"]["acc"] >= 0.9
+    tuned = AutoModelForSequenceClassification.from_pretrained(tmp_path / "ft" / "model")
+    embeddings = "bert.embeddings.word_embeddings.weight"
+    assert torch.allclose(tuned.state_dict()[embeddings], model.state_dict()[embeddings], atol=1e-2)
+
+
+def test_evaluate_from_a_checkpoint_file(trained) -> None:
+    run_dir, results = trained
+    cfg = _compose([f"ckpt={run_dir / 'checkpoints' / 'best.ckpt'}", "paths.output_dir=."])
+    assert evaluate(cfg)["acc"] == pytest.approx(results["validation"]["acc"], abs=1e-6)

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from dlkit.console import error
-from dlkit.errors import NotAvailableError
+from dlkit.commands.app import not_available
 
 
 def main(argv: Sequence[str]) -> int:
-    err = NotAvailableError(
+    return not_available(
         "dlkit export is not available yet: verified ONNX/TorchScript exports have not "
         "landed. Every run already holds a Hugging Face model folder in <run>/model."
     )
-    error(str(err))
-    return err.exit_code

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from dlkit.console import error
-from dlkit.errors import NotAvailableError
+from dlkit.commands.app import not_available
 
 
 def main(argv: Sequence[str]) -> int:
-    err = NotAvailableError(
+    return not_available(
         "dlkit pretrain is not available yet: masked- and causal-LM pretraining has not "
         "landed. Train a classifier from scratch with `dlkit train +experiment=bert_cls`."
     )
-    error(str(err))
-    return err.exit_code
