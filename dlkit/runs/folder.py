@@ -1,0 +1,87 @@
+"""The run folder contract: run.json (status and provenance), results.json, model/,
+checkpoints/, metrics.csv, .hydra/ and eval/."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from dlkit.errors import RunFolderError
+
+RUN_JSON = "run.json"
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write through a temporary file and rename, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+class RunFolder:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    model_dir = property(lambda self: self.path / "model")
+    checkpoints_dir = property(lambda self: self.path / "checkpoints")
+    config_file = property(lambda self: self.path / "config.yaml")  # resolved; .hydra/ has the rest
+    best_checkpoint = property(lambda self: self.checkpoints_dir / "best.ckpt")
+
+    def read(self) -> dict[str, Any]:
+        file = self.path / RUN_JSON
+        return json.loads(file.read_text()) if file.is_file() else {}
+
+    def update(self, **fields: Any) -> None:
+        write_json(self.path / RUN_JSON, {**self.read(), **fields, "updated": _now()})
+
+    def start(self, **fields: Any) -> None:
+        self.update(status="running", started=_now(), **fields)
+
+    def finish(self, results: dict[str, Any]) -> None:
+        write_json(self.path / "results.json", results)
+        self.update(status="completed", finished=_now())
+
+    def fail(self, reason: str) -> None:
+        self.update(status="failed", finished=_now(), error=reason)
+
+    def write_eval(self, name: str, metrics: dict[str, Any]) -> Path:
+        file = self.path / "eval" / f"{name}.json"
+        write_json(file, metrics)
+        return file
+
+
+def open_run(path: str | Path) -> RunFolder:
+    """A finished run folder named on the command line, checked before anything heavy runs."""
+    run = RunFolder(Path(path).expanduser())
+    if not run.path.is_dir():
+        raise RunFolderError(f"Run folder not found: {run.path}. Pass run=<an existing run folder>.")
+    missing = [p.name for p in (run.config_file, run.model_dir) if not p.exists()]
+    if missing:
+        raise RunFolderError(
+            f"{run.path} is not a complete dlkit run folder (missing {', '.join(missing)}). "
+            "Pass the folder of a run that finished training."
+        )
+    return run
+
+
+def model_source(init_from: str) -> str:
+    """A dlkit run folder means its model/; a local folder stays; anything else is a hub name."""
+    path = Path(init_from).expanduser()
+    if (path / RUN_JSON).is_file():
+        return str(path / "model")
+    if path.exists() or init_from.startswith((".", "/", "~")):
+        if not path.exists():
+            raise RunFolderError(
+                f"model.init_from={init_from}: no such folder. Give an existing Hugging Face "
+                "model folder, a dlkit run folder or a hub model name."
+            )
+        return str(path)
+    return init_from
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
