@@ -40,7 +40,7 @@ def train_wordpiece(
     The cache key is a hash of the text itself, so the same corpus and settings always give
     the same tokenizer, and a second run skips training."""
     texts = list(texts)
-    digest = hashlib.sha256(f"wordpiece|{vocab_size}|{lowercase}".encode())
+    digest = hashlib.sha256(f"wordpiece-v2|{vocab_size}|{lowercase}".encode())
     for text in texts:
         digest.update(text.encode())
         digest.update(b"\0")
@@ -56,6 +56,14 @@ def train_wordpiece(
         vocab_size=vocab_size, special_tokens=list(SPECIALS.values()), show_progress=False
     )
     tok.train_from_iterator(texts, trainer=trainer, length=len(texts))
+    # The trainer breaks frequency ties in hash-map order, which changes between processes;
+    # WordPiece looks tokens up by string only, so fixed ids (specials, then sorted) make the
+    # result deterministic without changing how any text is split.
+    specials = list(SPECIALS.values())
+    ordered = specials + sorted(set(tok.get_vocab()) - set(specials))
+    tok.model = models.WordPiece(
+        {token: i for i, token in enumerate(ordered)}, unk_token=SPECIALS["unk"]
+    )
     cls, sep = SPECIALS["cls"], SPECIALS["sep"]
     tok.post_processor = processors.TemplateProcessing(
         single=f"{cls} $A {sep}",

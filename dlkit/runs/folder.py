@@ -58,7 +58,9 @@ def open_run(path: str | Path) -> RunFolder:
     """A finished run folder named on the command line, checked before anything heavy runs."""
     run = RunFolder(Path(path).expanduser())
     if not run.path.is_dir():
-        raise RunFolderError(f"Run folder not found: {run.path}. Pass run=<an existing run folder>.")
+        raise RunFolderError(
+            f"Run folder not found: {run.path}. Pass run=<an existing run folder>."
+        )
     missing = [p.name for p in (run.config_file, run.model_dir) if not p.exists()]
     if missing:
         raise RunFolderError(
