@@ -11,7 +11,7 @@ import sys
 
 COMMANDS = {
     "train": "train whatever the experiment declares (e.g. +experiment=bert_cls)",
-    "pretrain": "masked- or causal-LM pretraining from raw text",
+    "pretrain": "masked- or causal-LM pretraining from raw text (+experiment=bert_mlm)",
     "finetune": "train starting from model.init_from (hub name, HF model dir or dlkit run)",
     "evaluate": "compute a run's metrics on a split or file: run=<folder> [split=test]",
     "export": "export a run to another format",

@@ -49,10 +49,15 @@ def test_finetune_without_init_from_fails_clearly(tmp_path: Path) -> None:
     )
 
 
-def test_pretrain_and_export_say_not_available() -> None:
-    for command in ("pretrain", "export"):
-        result = dlkit(command)
-        assert result.returncode == 2 and "not available yet" in result.stderr
+def test_export_says_not_available() -> None:
+    result = dlkit("export")
+    assert result.returncode == 2 and "not available yet" in result.stderr
+
+
+def test_pretrain_of_a_labelled_experiment_is_refused(tmp_path: Path) -> None:
+    result = dlkit("pretrain", "+experiment=bert_cls", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "pretrain needs a language-modelling task" in result.stderr
 
 
 def test_missing_data_file_names_the_file(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 from transformers import PreTrainedTokenizerBase
 
 from dlkit.models.heads import build_model
-from dlkit.models.tokenizer import load_pretrained, train_wordpiece
+from dlkit.models.tokenizer import load_pretrained, train_tokenizer
 from dlkit.runs.folder import model_source
 
 
@@ -35,24 +35,35 @@ def build(
     tokenizer = _tokenizer(cfg, data, init_from)
     data.tokenize(tokenizer)
 
-    names = data.label_names
+    names = data.label_names  # empty for tasks without labels (language modelling)
+    labels = (
+        {
+            "num_labels": len(names),
+            "id2label": dict(enumerate(names)),
+            "label2id": {name: i for i, name in enumerate(names)},
+        }
+        if names
+        else {}
+    )
     model = build_model(
         arch=cfg.model.arch,
         head=cfg.task.head,
         architecture=OmegaConf.to_container(cfg.model.config, resolve=True),
         init_from=init_from,
         vocab_size=len(tokenizer),
-        pad_token_id=tokenizer.pad_token_id,
-        num_labels=len(names),
-        id2label=dict(enumerate(names)),
-        label2id={name: i for i, name in enumerate(names)},
+        special_ids={
+            "pad_token_id": tokenizer.pad_token_id,
+            "bos_token_id": tokenizer.bos_token_id,
+            "eos_token_id": tokenizer.eos_token_id,
+        },
+        **labels,
     )
     task = instantiate(
         cfg.task.module,
         model=model,
         optimizer=instantiate(cfg.optimizer),
         scheduler=instantiate(cfg.scheduler) if cfg.get("scheduler") else None,
-        label_names=names,
+        **({"label_names": names} if names else {}),
     )
     return Components(data=data, tokenizer=tokenizer, task=task)
 
@@ -63,9 +74,11 @@ def _tokenizer(cfg: DictConfig, data, init_from: str | None) -> PreTrainedTokeni
         return load_pretrained(init_from)
     if spec.name_or_path:
         return load_pretrained(spec.name_or_path)
-    return train_wordpiece(
+    return train_tokenizer(
+        spec.get("kind", "wordpiece"),
         data.train_texts(),
         vocab_size=spec.vocab_size,
         lowercase=spec.lowercase,
         cache_dir=Path(cfg.paths.cache_dir),
+        max_length=spec.get("max_length", 512),
     )

@@ -1,14 +1,29 @@
-"""`dlkit pretrain`: masked- and causal-LM pretraining (its own issue; not landed yet)."""
+"""`dlkit pretrain`: masked- or causal-LM pretraining (`+experiment=bert_mlm` or `gpt_clm`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from dlkit.commands.app import not_available
+from omegaconf import DictConfig
+
+from dlkit.commands import app
+from dlkit.errors import ConfigError
+
+LM_HEADS = ("masked_lm", "causal_lm")
+
+
+def pretrain(cfg: DictConfig) -> dict[str, Any]:
+    if cfg.task.head not in LM_HEADS:
+        raise ConfigError(
+            f"pretrain needs a language-modelling task, not task={cfg.task.name}: use "
+            "+experiment=bert_mlm or +experiment=gpt_clm (or task=masked_lm / causal_lm with "
+            "data=corpus). Labelled tasks run with `dlkit train` or `dlkit finetune`."
+        )
+    from dlkit.commands.runner import fit
+
+    return fit(cfg, "pretrain")
 
 
 def main(argv: Sequence[str]) -> int:
-    return not_available(
-        "dlkit pretrain is not available yet: masked- and causal-LM pretraining has not "
-        "landed. Train a classifier from scratch with `dlkit train +experiment=bert_cls`."
-    )
+    return app.run(pretrain, argv)

@@ -6,7 +6,6 @@ import os
 import shutil
 import sys
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +70,7 @@ def fit(cfg: DictConfig, command: str) -> dict[str, Any]:
         if rank_zero:
             run.update(
                 data_files=provenance.data_files(parts.data.files_used()),
+                data=parts.data.describe(),
                 labels=parts.data.label_names,
                 new_weights=getattr(parts.task.model, "dlkit_new_weights", None),
             )
@@ -91,6 +91,7 @@ def fit(cfg: DictConfig, command: str) -> dict[str, Any]:
         }
         if trainer.is_global_zero:
             save_model_dir(parts.task.model, parts.tokenizer, run.model_dir)
+            parts.task.write_artifacts(run.path, parts.tokenizer)
             run.finish(results)
             for split in ("validation", "test"):
                 if split in results:
@@ -112,8 +113,6 @@ def evaluate_splits(
 ) -> dict[str, dict[str, float]]:
     """Metrics per split, without the stage prefix: {"validation": {"acc": ...}}."""
     tame_lightning_logs()
-    # The evaluation Trainer has no checkpoint callbacks by design; Lightning warns about that.
-    warnings.filterwarnings("ignore", message="Be aware that when using `ckpt_path`")
     trainer = build_trainer(cfg, run_dir, evaluation=True)
     out: dict[str, dict[str, float]] = {}
     for split in splits:

@@ -123,6 +123,9 @@ class TextClassificationData(L.LightningDataModule):
         for column in self.text_columns:
             yield from self.raw["train"][column]
 
+    def describe(self) -> dict[str, dict[str, int]]:
+        return {split: {"rows": len(dataset)} for split, dataset in self.raw.items()}
+
     def files_used(self) -> dict[str, str]:
         return {split: src for split, src in self.sources.items() if Path(src).is_file()}
 

@@ -7,6 +7,8 @@ from typing import Any
 
 from transformers import (
     AutoConfig,
+    AutoModelForCausalLM,
+    AutoModelForMaskedLM,
     AutoModelForSequenceClassification,
     PreTrainedModel,
 )
@@ -17,7 +19,11 @@ from dlkit.models import baselines  # noqa: F401  (registers bilstm/cnn with the
 log = logging.getLogger(__name__)
 
 # Each task family names its head; new families add a line here.
-HEADS = {"sequence_classification": AutoModelForSequenceClassification}
+HEADS = {
+    "sequence_classification": AutoModelForSequenceClassification,
+    "masked_lm": AutoModelForMaskedLM,
+    "causal_lm": AutoModelForCausalLM,
+}
 
 
 def build_model(
@@ -26,10 +32,11 @@ def build_model(
     architecture: dict[str, Any],
     init_from: str | None,
     vocab_size: int,
-    pad_token_id: int | None,
+    special_ids: dict[str, int | None],
     **head_kwargs: Any,
 ) -> PreTrainedModel:
-    """`head_kwargs` (num_labels, id2label, ...) go into the model config."""
+    """`head_kwargs` (num_labels, id2label, ...) go into the model config; `special_ids`
+    (pad/bos/eos token ids of the tokenizer) too, where the tokenizer has them."""
     auto = HEADS[head]
     if init_from:
         try:
@@ -43,12 +50,21 @@ def build_model(
                 "internet)."
             ) from err
         new = sorted(set(info["missing_keys"]) | {k for k, *_ in info["mismatched_keys"]})
-        log.info("Loaded weights from %s; newly initialised: %s", init_from, new or "none")
+        loaded = [k for k in model.state_dict() if k not in new]
+        log.info(
+            "Loaded %d tensors from %s (%s); newly initialised: %s; not used: %s",
+            len(loaded),
+            init_from,
+            ", ".join(sorted({k.split(".")[0] for k in loaded})),
+            new or "none",
+            sorted(info["unexpected_keys"]) or "none",
+        )
         model.dlkit_new_weights = new
         return model
     try:
+        specials = {k: v for k, v in special_ids.items() if v is not None}
         config = AutoConfig.for_model(
-            arch, vocab_size=vocab_size, pad_token_id=pad_token_id, **architecture, **head_kwargs
+            arch, vocab_size=vocab_size, **specials, **architecture, **head_kwargs
         )
     except ValueError as err:
         raise ConfigError(f"Unknown model.arch='{arch}': {err}") from err

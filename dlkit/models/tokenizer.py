@@ -20,6 +20,12 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedToken
 from dlkit.errors import ConfigError
 
 SPECIALS = {"pad": "[PAD]", "unk": "[UNK]", "cls": "[CLS]", "sep": "[SEP]", "mask": "[MASK]"}
+GPT_SPECIALS = {
+    "eos": "<|endoftext|>",
+    "bos": "<|endoftext|>",
+    "unk": "<|endoftext|>",
+    "pad": "<|pad|>",
+}
 
 
 def load_pretrained(name_or_path: str) -> PreTrainedTokenizerBase:
@@ -32,49 +38,97 @@ def load_pretrained(name_or_path: str) -> PreTrainedTokenizerBase:
         ) from err
 
 
-def train_wordpiece(
-    texts: Iterable[str], vocab_size: int, lowercase: bool, cache_dir: Path, max_length: int = 512
+def train_tokenizer(
+    kind: str,
+    texts: Iterable[str],
+    vocab_size: int,
+    lowercase: bool,
+    cache_dir: Path,
+    max_length: int = 512,
 ) -> PreTrainedTokenizerBase:
-    """Train (or reuse from the cache) a BERT-style WordPiece tokenizer.
+    """Train (or reuse from the cache) a WordPiece (BERT) or byte-level BPE (GPT-2) tokenizer.
 
     The cache key is a hash of the text itself, so the same corpus and settings always give
     the same tokenizer, and a second run skips training."""
+    trainers_by_kind = {"wordpiece": _wordpiece, "bpe": _byte_level_bpe}
+    if kind not in trainers_by_kind:
+        raise ConfigError(f"model.tokenizer.kind={kind} is not one of {list(trainers_by_kind)}.")
     texts = list(texts)
-    digest = hashlib.sha256(f"wordpiece-v2|{vocab_size}|{lowercase}".encode())
+    digest = hashlib.sha256(f"{kind}-v3|{vocab_size}|{lowercase}|{max_length}".encode())
     for text in texts:
         digest.update(text.encode())
         digest.update(b"\0")
     folder = cache_dir / "tokenizers" / digest.hexdigest()[:16]
     if (folder / "tokenizer.json").is_file():
         return AutoTokenizer.from_pretrained(folder)
+    fast = trainers_by_kind[kind](texts, vocab_size, lowercase, max_length)
+    folder.mkdir(parents=True, exist_ok=True)
+    fast.save_pretrained(folder)
+    return fast
 
-    tok = Tokenizer(models.WordPiece(unk_token=SPECIALS["unk"]))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=lowercase)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.decoder = decoders.WordPiece()
-    trainer = trainers.WordPieceTrainer(
-        vocab_size=vocab_size, special_tokens=list(SPECIALS.values()), show_progress=False
-    )
-    tok.train_from_iterator(texts, trainer=trainer, length=len(texts))
-    # The trainer breaks frequency ties in hash-map order, which changes between processes;
-    # WordPiece looks tokens up by string only, so fixed ids (specials, then sorted) make the
-    # result deterministic without changing how any text is split.
+
+def _wordpiece(
+    texts: list[str], vocab_size: int, lowercase: bool, max_length: int
+) -> PreTrainedTokenizerFast:
+    def bert_tokenizer(model: models.Model) -> Tokenizer:
+        tok = Tokenizer(model)
+        tok.normalizer = normalizers.BertNormalizer(lowercase=lowercase)
+        tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+        tok.decoder = decoders.WordPiece()
+        return tok
+
+    trainee = bert_tokenizer(models.WordPiece(unk_token=SPECIALS["unk"]))
     specials = list(SPECIALS.values())
-    ordered = specials + sorted(set(tok.get_vocab()) - set(specials))
-    tok.model = models.WordPiece(
-        {token: i for i, token in enumerate(ordered)}, unk_token=SPECIALS["unk"]
+    # The trainer numbers "##x" pieces in hash-map order, which changes between processes and
+    # then breaks frequency ties differently. Registering every "##x" up front (sorted) fixes
+    # their ids, which makes training deterministic.
+    normalize = trainee.normalizer.normalize_str
+    chars = sorted({c for text in texts for c in normalize(text) if not c.isspace()})
+    trainer = trainers.WordPieceTrainer(
+        vocab_size=vocab_size,
+        special_tokens=specials + [f"##{c}" for c in chars],
+        initial_alphabet=chars,
+        show_progress=False,
     )
+    trainee.train_from_iterator(texts, trainer=trainer, length=len(texts))
+    # A fresh tokenizer over the learned vocabulary (specials first, then sorted): only the
+    # real specials are special, and WordPiece looks pieces up by string, so ids are free.
+    ordered = specials + sorted(set(trainee.get_vocab()) - set(specials))
+    tok = bert_tokenizer(
+        models.WordPiece({t: i for i, t in enumerate(ordered)}, unk_token=SPECIALS["unk"])
+    )
+    tok.add_special_tokens(specials)
     cls, sep = SPECIALS["cls"], SPECIALS["sep"]
     tok.post_processor = processors.TemplateProcessing(
         single=f"{cls} $A {sep}",
         pair=f"{cls} $A {sep} $B:1 {sep}:1",
         special_tokens=[(cls, tok.token_to_id(cls)), (sep, tok.token_to_id(sep))],
     )
-    fast = PreTrainedTokenizerFast(
+    return PreTrainedTokenizerFast(
         tokenizer_object=tok,
         model_max_length=max_length,
         **{f"{role}_token": token for role, token in SPECIALS.items()},
     )
-    folder.mkdir(parents=True, exist_ok=True)
-    fast.save_pretrained(folder)
-    return fast
+
+
+def _byte_level_bpe(
+    texts: list[str], vocab_size: int, lowercase: bool, max_length: int
+) -> PreTrainedTokenizerFast:
+    """GPT-2's scheme: bytes as the alphabet, so no text is ever unknown."""
+    tok = Tokenizer(models.BPE())
+    if lowercase:
+        tok.normalizer = normalizers.Lowercase()
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=sorted(set(GPT_SPECIALS.values())),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(texts, trainer=trainer, length=len(texts))
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        model_max_length=max_length,
+        **{f"{role}_token": token for role, token in GPT_SPECIALS.items()},
+    )

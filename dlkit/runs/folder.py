@@ -70,9 +70,27 @@ def open_run(path: str | Path) -> RunFolder:
     return run
 
 
+def latest_run(experiment_dir: Path) -> Path:
+    """The newest completed run in an experiment's folder (`runs/bert_mlm/latest`)."""
+    done = [
+        p.parent
+        for p in sorted(experiment_dir.glob(f"*/{RUN_JSON}"))
+        if RunFolder(p.parent).read().get("status") == "completed"
+    ]
+    if not done:
+        raise RunFolderError(
+            f"No completed run under {experiment_dir} (asked for {experiment_dir}/latest). "
+            "Run that experiment first, or name a run folder."
+        )
+    return max(done, key=lambda p: RunFolder(p).read().get("finished", ""))
+
+
 def model_source(init_from: str) -> str:
-    """A dlkit run folder means its model/; a local folder stays; anything else is a hub name."""
+    """A dlkit run folder means its model/ (`<experiment>/latest`: the newest completed run);
+    a local folder stays; anything else is a hub name."""
     path = Path(init_from).expanduser()
+    if path.name == "latest" and not path.exists():
+        path = latest_run(path.parent)
     if (path / RUN_JSON).is_file():
         return str(path / "model")
     if path.exists() or init_from.startswith((".", "/", "~")):

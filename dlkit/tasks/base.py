@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -32,6 +33,9 @@ class Task(L.LightningModule):
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.weight_decay = weight_decay
+
+    def write_artifacts(self, run_dir: Path, tokenizer: Any) -> None:
+        """Task-specific files for the run folder (generated samples, ...); none by default."""
 
     def configure_optimizers(self) -> Any:
         named = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]

@@ -1,0 +1,246 @@
+"""Raw text for language-model pretraining: many files or a hub dataset, tokenized once
+(cached) and packed into fixed-length blocks, so no compute goes to padding."""
+
+from __future__ import annotations
+
+import glob
+import json
+import math
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import datasets
+import lightning as L
+from torch.utils.data import DataLoader
+from transformers import DataCollatorForLanguageModeling, PreTrainedTokenizerBase
+
+from dlkit.data import fingerprint
+from dlkit.data.files import load_hub
+from dlkit.errors import DataError
+
+_TABLES = {".tsv": "\t", ".csv": ","}
+
+
+class CorpusData(L.LightningDataModule):
+    """`sources`: a list of {path (file or glob), text_column (tables and jsonl)}. The last
+    `validation_fraction` of every source's lines is held out, so held-out text never sits
+    next to training text inside a block."""
+
+    def __init__(
+        self,
+        name: str,
+        sources: list[dict[str, Any]],
+        objective: str = "mlm",
+        block_size: int = 128,
+        validation_fraction: float = 0.02,
+        mlm_probability: float = 0.15,
+        hub: dict[str, Any] | None = None,
+        batch_size: int = 32,
+        eval_batch_size: int = 64,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        seed: int = 0,
+        cache_dir: str = ".cache/dlkit",
+    ) -> None:
+        super().__init__()
+        if objective not in ("mlm", "clm"):
+            raise DataError(f"data.objective={objective} is not one of mlm, clm.")
+        self.name = name
+        self.sources = sources or []
+        self.hub = hub or {}
+        self.objective = objective
+        self.block_size = block_size
+        self.validation_fraction = validation_fraction
+        self.mlm_probability = mlm_probability
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size
+        self.num_workers = num_workers
+        self.pin_memory = pin_memory
+        self.seed = seed
+        self.cache_dir = Path(cache_dir)
+        self.lines: dict[str, list[str]] = {"train": [], "validation": []}
+        self.files: dict[str, str] = {}
+        self.blocks: dict[str, datasets.Dataset] = {}
+        self.stats: dict[str, Any] = {}
+        self.tokenizer: PreTrainedTokenizerBase | None = None
+        self.label_names: list[str] = []  # no labels: the interface the runner expects
+
+    # -- reading -------------------------------------------------------------------------
+    def load(self, splits: tuple[str, ...] = (), label_names: list[str] | None = None) -> None:
+        if self.hub.get("path"):
+            hub = self.hub
+            dataset = load_hub(
+                hub["path"], hub.get("name"), hub.get("split", "train"), self.cache_dir / "datasets"
+            )
+            texts = dataset[hub.get("text_column", "text")]
+            self._hold_out(hub["path"], [t.strip() for t in texts if t and t.strip()])
+        for source in self.sources:
+            paths = sorted(glob.glob(str(Path(source["path"]).expanduser())))
+            if not paths:
+                raise DataError(
+                    f"Corpus source not found: {source['path']} (from data.sources). Point "
+                    "paths.data_dir (or $DLKIT_DATA_DIR) at the data, or fix the path or glob."
+                )
+            for path in paths:
+                self.files[f"corpus:{path}"] = path
+                self._hold_out(path, list(_read_lines(Path(path), source.get("text_column"))))
+        if not self.lines["train"]:
+            raise DataError("The corpus is empty: data.sources names no file with text.")
+
+    def _hold_out(self, source: str, lines: list[str]) -> None:
+        cut = len(lines) - math.ceil(len(lines) * self.validation_fraction)
+        self.lines["train"] += lines[:cut]
+        self.lines["validation"] += lines[cut:]
+
+    def train_texts(self) -> Iterator[str]:
+        yield from self.lines["train"]
+
+    def files_used(self) -> dict[str, str]:
+        return self.files
+
+    # -- tokenizing and packing ----------------------------------------------------------
+    def tokenize(self, tokenizer: PreTrainedTokenizerBase) -> None:
+        self.tokenizer = tokenizer
+        settings = (tokenizer.backend_tokenizer.to_str(), self.objective, self.block_size)
+        for split, lines in self.lines.items():
+            key = fingerprint.key(settings, fingerprint.key(lines))
+            folder = self.cache_dir / "packed" / key
+            folder.mkdir(parents=True, exist_ok=True)
+            raw = datasets.Dataset.from_dict({"text": lines})
+            ids = raw.map(
+                _encode,
+                batched=True,
+                fn_kwargs={"tokenizer": tokenizer, "objective": self.objective},
+                remove_columns=["text"],
+                cache_file_name=str(folder / f"{split}-ids.arrow"),
+                desc=f"Tokenizing {split}",
+            )
+            self.blocks[split] = ids.map(
+                _pack,
+                batched=True,
+                batch_size=10_000,
+                fn_kwargs={"block_size": self.block_size},
+                remove_columns=ids.column_names,
+                cache_file_name=str(folder / f"{split}-blocks.arrow"),
+                desc=f"Packing {split}",
+            )
+            tokens = sum(len(x) for x in ids["input_ids"])
+            kept = len(self.blocks[split]) * self.block_size
+            self.stats[split] = {
+                "lines": len(lines),
+                "tokens": tokens,
+                "blocks": len(self.blocks[split]),
+                "tokens_left_out_of_blocks": tokens - kept,  # each batch's tail < block_size
+            }
+            if not len(self.blocks[split]):
+                raise DataError(
+                    f"The {split} part of the corpus has {tokens} tokens, fewer than one block "
+                    f"of data.block_size={self.block_size}; add text or lower block_size."
+                )
+        if self.objective == "clm":
+            self.stats["validation"]["unigram_perplexity"] = self.unigram_perplexity()
+
+    def unigram_perplexity(self) -> float:
+        """Perplexity of add-one unigram frequencies from the training blocks on the held-out
+        tokens a causal LM predicts (every block position after the first)."""
+        counts = Counter(t for block in self.blocks["train"]["input_ids"] for t in block)
+        total, vocab = sum(counts.values()), len(self.tokenizer)
+        nll, n = 0.0, 0
+        for block in self.blocks["validation"]["input_ids"]:
+            for token in block[1:]:
+                nll -= math.log((counts[token] + 1) / (total + vocab))
+                n += 1
+        return math.exp(nll / n)
+
+    def describe(self) -> dict[str, Any]:
+        return self.stats
+
+    # -- loaders -------------------------------------------------------------------------
+    def _collator(self, seed: int | None) -> DataCollatorForLanguageModeling:
+        return DataCollatorForLanguageModeling(
+            self.tokenizer,
+            mlm=self.objective == "mlm",
+            mlm_probability=self.mlm_probability if self.objective == "mlm" else None,
+            seed=seed,
+        )
+
+    def _loader(self, split: str, shuffle: bool, seed: int | None) -> DataLoader:
+        return DataLoader(
+            self.blocks[split].with_format("torch"),
+            batch_size=self.batch_size if shuffle else self.eval_batch_size,
+            shuffle=shuffle,
+            collate_fn=self._collator(seed),
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+        )
+
+    def has(self, split: str) -> bool:
+        return split in self.blocks
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True, seed=None)
+
+    def val_dataloader(self) -> DataLoader:
+        # A fixed seed: the same tokens are masked at every validation, so scores compare.
+        return self._loader("validation", shuffle=False, seed=self.seed)
+
+    def split_dataloader(self, split: str) -> DataLoader:
+        if split not in self.blocks:
+            raise DataError(f"The corpus has no '{split}' split; use split=validation.")
+        return self._loader(split, shuffle=False, seed=self.seed)
+
+
+def _read_lines(path: Path, text_column: str | None) -> Iterator[str]:
+    """Plain text (any other extension): one non-blank line per item. Tables and jsonl: the
+    text column, which must be named."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix in _TABLES or suffix in (".jsonl", ".json"):
+            if not text_column:
+                raise DataError(f"{path}: set text_column for this source in data.sources.")
+            yield from _read_column(path, suffix, text_column)
+            return
+        with open(path, encoding="utf-8") as handle:
+            yield from (line.strip() for line in handle if line.strip())
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path} is not valid UTF-8 ({err.reason} at byte {err.start}).") from err
+
+
+def _read_column(path: Path, suffix: str, column: str) -> Iterator[str]:
+    with open(path, encoding="utf-8") as handle:
+        if suffix in _TABLES:
+            header = handle.readline().rstrip("\n").split(_TABLES[suffix])
+            if column not in header:
+                raise DataError(f"{path}: no text column '{column}'; columns are {header}.")
+            index = header.index(column)
+            for line in handle:
+                fields = line.rstrip("\n").split(_TABLES[suffix])
+                if len(fields) > index and fields[index].strip():
+                    yield fields[index].strip()
+            return
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                text = json.loads(line).get(column)
+            except (json.JSONDecodeError, AttributeError) as err:
+                raise DataError(f"{path}, line {number}: not a JSON object ({err}).") from err
+            if text is None:
+                raise DataError(f"{path}, line {number}: no '{column}' field.")
+            yield from (t.strip() for t in str(text).splitlines() if t.strip())
+
+
+def _encode(batch: dict, tokenizer: PreTrainedTokenizerBase, objective: str) -> dict:
+    if objective == "mlm":  # [CLS] line [SEP], as BERT saw sentences
+        return {"input_ids": tokenizer(batch["text"])["input_ids"]}
+    eos = tokenizer.eos_token_id
+    ids = tokenizer(batch["text"], add_special_tokens=False)["input_ids"]
+    return {"input_ids": [x + [eos] for x in ids]}  # end-of-text marks document boundaries
+
+
+def _pack(batch: dict, block_size: int) -> dict:
+    flat = [t for ids in batch["input_ids"] for t in ids]
+    usable = len(flat) - len(flat) % block_size
+    return {"input_ids": [flat[i : i + block_size] for i in range(0, usable, block_size)]}
