@@ -10,10 +10,10 @@ export DLKIT_DATA_DIR
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install train train-lstm test test-all lint format clean
+.PHONY: help install train train-lstm pretrain finetune-pretrained pretrain-gpt test test-all lint format clean
 
 help: ## Show this help
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-20s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,15 @@ train: install ## The main job: BERT on SST-2 (ARGS="trainer.max_steps=30" to sh
 
 train-lstm: install ## The BiLSTM baseline on SST-2
 	$(BIN)/dlkit train +experiment=lstm_cls $(ARGS)
+
+pretrain: install ## BERT masked-LM pretraining on the local corpus (about 20 minutes on CPU)
+	$(BIN)/dlkit pretrain +experiment=bert_mlm $(ARGS)
+
+finetune-pretrained: install ## bert_cls fine-tuned from the newest completed bert_mlm run
+	$(BIN)/dlkit finetune +experiment=bert_cls model.init_from=runs/bert_mlm/latest $(ARGS)
+
+pretrain-gpt: install ## GPT-2-style causal-LM pretraining on the local corpus
+	$(BIN)/dlkit pretrain +experiment=gpt_clm $(ARGS)
 
 test: install ## The default test suite (no slow tests)
 	$(BIN)/pytest -q

@@ -12,7 +12,6 @@ import torch
 from transformers import (
     AutoModelForCausalLM,
     AutoModelForMaskedLM,
-    AutoModelForSequenceClassification,
     AutoTokenizer,
 )
 
@@ -85,7 +84,7 @@ def test_masking_rate_and_packing(corpus, tmp_path) -> None:
     blocks = data.blocks["train"]["input_ids"]
     assert all(len(b) == 32 for b in blocks), "every block is full"
     assert not any(tokenizer.pad_token_id in b for b in blocks), "no padding in packed blocks"
-    batch = data._collator(seed=0)([{"input_ids": torch.tensor(b)} for b in blocks])
+    batch = data.collator("validation")([{"input_ids": torch.tensor(b)} for b in blocks])
     special = torch.isin(torch.tensor(blocks), torch.tensor(tokenizer.all_special_ids))
     selected = (batch["labels"] != -100) & ~special
     rate = selected.sum() / (~special).sum()
@@ -130,6 +129,7 @@ def test_mlm_pretraining_learns_and_saves_a_masked_lm(mlm_run) -> None:
 
 
 def test_finetune_from_pretrain_run_loads_encoder(mlm_run, tiny_data, tmp_path) -> None:
+    from dlkit.commands import components
     from tests.test_train_evaluate import _compose
 
     run, _ = mlm_run
@@ -143,13 +143,22 @@ def test_finetune_from_pretrain_run_loads_encoder(mlm_run, tiny_data, tmp_path) 
             f"paths.output_dir={tmp_path / 'ft'}",
         ]
     )
-    finetune(cfg)
-    new = json.loads((tmp_path / "ft" / "run.json").read_text())["new_weights"]
-    assert new and all(k.startswith(("classifier.", "bert.pooler.")) for k in new), new
     pretrained = AutoModelForMaskedLM.from_pretrained(run / "model").state_dict()
-    tuned = AutoModelForSequenceClassification.from_pretrained(run / "model", num_labels=2)
-    key = "bert.encoder.layer.0.attention.self.query.weight"
-    assert torch.equal(tuned.state_dict()[key], pretrained[key])
+    encoder = components.build(cfg).task.model.state_dict()
+    shared = [k for k in encoder if k.startswith(("bert.embeddings", "bert.encoder"))]
+    assert shared and all(torch.equal(encoder[k], pretrained[k]) for k in shared)
+
+    finetune(cfg)
+    init = json.loads((tmp_path / "ft" / "run.json").read_text())["init"]
+    assert init["from"] == str(run / "model")
+    assert sorted(init["new"]) == [
+        "bert.pooler.dense.bias",
+        "bert.pooler.dense.weight",
+        "classifier.bias",
+        "classifier.weight",
+    ]
+    assert set(shared) <= set(init["loaded"])
+    assert any(k.startswith("cls.predictions") for k in init["unused"])
     assert AutoTokenizer.from_pretrained(tmp_path / "ft" / "model").get_vocab() == (
         AutoTokenizer.from_pretrained(run / "model").get_vocab()
     )
@@ -177,3 +186,26 @@ def test_clm_pretraining_beats_unigram_and_writes_samples(corpus, tmp_path, comp
 def test_pretrain_refuses_a_labelled_task(tmp_path, compose_cfg) -> None:
     with pytest.raises(ConfigError, match="pretrain needs a language-modelling task"):
         pretrain(compose_cfg(["+experiment=bert_cls"]))
+
+
+def test_evaluate_reproduces_mlm_validation(mlm_run) -> None:
+    from dlkit.commands.evaluate import evaluate
+    from tests.test_train_evaluate import _compose
+
+    run, results = mlm_run
+    metrics = evaluate(_compose([f"run={run}", "paths.output_dir=."]))
+    assert metrics["loss"] == pytest.approx(results["validation"]["loss"], abs=1e-5)
+    assert metrics["acc"] == pytest.approx(results["validation"]["acc"], abs=1e-6)
+
+
+def test_validation_masks_repeat_across_validations(corpus, tmp_path) -> None:
+    data = CorpusData("c", corpus, objective="mlm", block_size=32, cache_dir=str(tmp_path))
+    data.load()
+    data.tokenize(train_tokenizer("wordpiece", data.train_texts(), 200, True, tmp_path))
+    loader = data.val_dataloader()  # Lightning builds it once per fit and iterates it again
+    first, second = next(iter(loader)), next(iter(loader))
+    assert torch.equal(first["labels"], second["labels"])
+    assert torch.equal(first["input_ids"], second["input_ids"])
+    train = data.train_dataloader().collate_fn
+    rows = [{"input_ids": torch.tensor(b)} for b in data.blocks["train"]["input_ids"][:64]]
+    assert not torch.equal(train(rows)["labels"], train(rows)["labels"])

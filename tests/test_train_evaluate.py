@@ -110,7 +110,8 @@ def test_finetune_from_run_folder_loads_its_weights(trained, tiny_data, tmp_path
     )
     model = AutoModelForSequenceClassification.from_pretrained(run_dir / "model")
     results = finetune(cfg)
-    assert json.loads((tmp_path / "ft" / "run.json").read_text())["new_weights"] == []
+    init = json.loads((tmp_path / "ft" / "run.json").read_text())["init"]
+    assert init["new"] == [] and "classifier.weight" in init["loaded"]
     # One tiny step from the trained weights: still as good as the run it started from.
     assert results["validation"]["acc"] >= 0.9
     tuned = AutoModelForSequenceClassification.from_pretrained(tmp_path / "ft" / "model")

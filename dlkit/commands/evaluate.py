@@ -36,7 +36,13 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         saved.paths = cfg.paths
         saved.eval_precision = cfg.eval_precision
         saved.callbacks = {"progress": cfg.callbacks.get("progress")}
-        saved.data.files.eval = eval_file
+        if eval_file:
+            if "files" not in saved.data:
+                raise ConfigError(
+                    f"data.files.eval needs a run on labelled files; {run.path} was trained on "
+                    f"'{saved.data.name}'. Use split=validation instead."
+                )
+            saved.data.files.eval = eval_file
 
     from dlkit import console
     from dlkit.commands import components
@@ -48,7 +54,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         raise ConfigError(f"The run's data config has no '{split}' file; set data.files.{split}.")
     metrics = evaluate_splits(saved, run.path, parts, (split,), str(ckpt) if ckpt else None)[split]
     name = Path(eval_file).stem if eval_file else split
-    out = run.write_eval(name, {"split": split, "source": parts.data.sources[split], **metrics})
+    source = parts.data.files_used().get(split, parts.data.name)
+    out = run.write_eval(name, {"split": split, "source": source, **metrics})
     console.metrics_table(f"{name} metrics", metrics)
     console.console.print(f"Written: {out}")
     return metrics

@@ -72,7 +72,7 @@ def fit(cfg: DictConfig, command: str) -> dict[str, Any]:
                 data_files=provenance.data_files(parts.data.files_used()),
                 data=parts.data.describe(),
                 labels=parts.data.label_names,
-                new_weights=getattr(parts.task.model, "dlkit_new_weights", None),
+                init=getattr(parts.task.model, "dlkit_init", None),
             )
         throughput = Throughput()
         trainer = build_trainer(cfg, run.path, [throughput])

@@ -7,18 +7,17 @@ from pathlib import Path
 from typing import Any
 
 import datasets
-import lightning as L
-from torch.utils.data import DataLoader
 from transformers import DataCollatorWithPadding, PreTrainedTokenizerBase
 
 from dlkit.data import fingerprint
+from dlkit.data.base import PreparedData
 from dlkit.data.files import check_file, load_hub, load_split
 from dlkit.errors import DataError
 
 SPLITS = ("train", "validation", "test", "eval")
 
 
-class TextClassificationData(L.LightningDataModule):
+class TextClassificationData(PreparedData):
     """Reads every configured split, derives the label set from the training split, and
     tokenizes once into an Arrow cache keyed on the tokenizer, the files and the settings."""
 
@@ -37,22 +36,14 @@ class TextClassificationData(L.LightningDataModule):
         pin_memory: bool = False,
         cache_dir: str = ".cache/dlkit",
     ) -> None:
-        super().__init__()
-        self.name = name
+        super().__init__(name, batch_size, eval_batch_size, num_workers, pin_memory, cache_dir)
         self.files = {k: v for k, v in (files or {}).items() if v}
         self.hub = hub or {}
         self.text_columns = [c for c in (text_column, text_pair_column) if c]
         self.label_column = label_column
         self.max_length = max_length
-        self.batch_size = batch_size
-        self.eval_batch_size = eval_batch_size
-        self.num_workers = num_workers
-        self.pin_memory = pin_memory
-        self.cache_dir = Path(cache_dir)
         self.raw: dict[str, datasets.Dataset] = {}
         self.sources: dict[str, str] = {}
-        self.tokenized: dict[str, datasets.Dataset] = {}
-        self.label_names: list[str] = []
         self.collate: DataCollatorWithPadding | None = None
 
     # -- loading -------------------------------------------------------------------------
@@ -141,7 +132,7 @@ class TextClassificationData(L.LightningDataModule):
             )
             folder = self.cache_dir / "tokenized" / fingerprint.key(settings, data_key, label2id)
             folder.mkdir(parents=True, exist_ok=True)
-            self.tokenized[split] = dataset.map(
+            self.ready[split] = dataset.map(
                 _encode,
                 batched=True,
                 fn_kwargs={
@@ -158,34 +149,8 @@ class TextClassificationData(L.LightningDataModule):
             )
         self.collate = DataCollatorWithPadding(tokenizer, return_tensors="pt")
 
-    # -- loaders -------------------------------------------------------------------------
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        if split not in self.tokenized:
-            raise DataError(f"No '{split}' split: set data.files.{split}=<labelled file>.")
-        return DataLoader(
-            self.tokenized[split],
-            batch_size=self.batch_size if shuffle else self.eval_batch_size,
-            shuffle=shuffle,
-            collate_fn=self.collate,
-            num_workers=self.num_workers,
-            pin_memory=self.pin_memory,
-            persistent_workers=self.num_workers > 0,
-        )
-
-    def has(self, split: str) -> bool:
-        return split in self.tokenized
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("validation", shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
-
-    def split_dataloader(self, split: str) -> DataLoader:
-        return self._loader(split, shuffle=False)
+    def collator(self, split: str) -> DataCollatorWithPadding:
+        return self.collate
 
 
 def _label_names(values: list) -> list[str]:

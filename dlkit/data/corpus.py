@@ -12,18 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import datasets
-import lightning as L
-from torch.utils.data import DataLoader
 from transformers import DataCollatorForLanguageModeling, PreTrainedTokenizerBase
 
 from dlkit.data import fingerprint
+from dlkit.data.base import PreparedData
 from dlkit.data.files import load_hub
 from dlkit.errors import DataError
 
 _TABLES = {".tsv": "\t", ".csv": ","}
 
 
-class CorpusData(L.LightningDataModule):
+class CorpusData(PreparedData):
     """`sources`: a list of {path (file or glob), text_column (tables and jsonl)}. The last
     `validation_fraction` of every source's lines is held out, so held-out text never sits
     next to training text inside a block."""
@@ -44,28 +43,21 @@ class CorpusData(L.LightningDataModule):
         seed: int = 0,
         cache_dir: str = ".cache/dlkit",
     ) -> None:
-        super().__init__()
+        super().__init__(name, batch_size, eval_batch_size, num_workers, pin_memory, cache_dir)
         if objective not in ("mlm", "clm"):
             raise DataError(f"data.objective={objective} is not one of mlm, clm.")
-        self.name = name
         self.sources = sources or []
         self.hub = hub or {}
         self.objective = objective
         self.block_size = block_size
         self.validation_fraction = validation_fraction
         self.mlm_probability = mlm_probability
-        self.batch_size = batch_size
-        self.eval_batch_size = eval_batch_size
-        self.num_workers = num_workers
-        self.pin_memory = pin_memory
         self.seed = seed
-        self.cache_dir = Path(cache_dir)
         self.lines: dict[str, list[str]] = {"train": [], "validation": []}
         self.files: dict[str, str] = {}
         self.blocks: dict[str, datasets.Dataset] = {}
         self.stats: dict[str, Any] = {}
         self.tokenizer: PreTrainedTokenizerBase | None = None
-        self.label_names: list[str] = []  # no labels: the interface the runner expects
 
     # -- reading -------------------------------------------------------------------------
     def load(self, splits: tuple[str, ...] = (), label_names: list[str] | None = None) -> None:
@@ -126,6 +118,7 @@ class CorpusData(L.LightningDataModule):
                 cache_file_name=str(folder / f"{split}-blocks.arrow"),
                 desc=f"Packing {split}",
             )
+            self.ready[split] = self.blocks[split].with_format("torch")
             tokens = sum(len(x) for x in ids["input_ids"])
             kept = len(self.blocks[split]) * self.block_size
             self.stats[split] = {
@@ -157,39 +150,28 @@ class CorpusData(L.LightningDataModule):
     def describe(self) -> dict[str, Any]:
         return self.stats
 
-    # -- loaders -------------------------------------------------------------------------
-    def _collator(self, seed: int | None) -> DataCollatorForLanguageModeling:
-        return DataCollatorForLanguageModeling(
-            self.tokenizer,
-            mlm=self.objective == "mlm",
-            mlm_probability=self.mlm_probability if self.objective == "mlm" else None,
-            seed=seed,
-        )
+    def collator(self, split: str) -> DataCollatorForLanguageModeling | _SameMasks:
+        """Random masks for training; elsewhere every batch is masked the same way at every
+        validation, so scores compare across a run and `dlkit evaluate` reproduces them."""
+        options = {
+            "mlm": self.objective == "mlm",
+            "mlm_probability": self.mlm_probability if self.objective == "mlm" else None,
+        }
+        if split == "train":
+            return DataCollatorForLanguageModeling(self.tokenizer, **options)
+        return _SameMasks(self.tokenizer, options, self.seed)
 
-    def _loader(self, split: str, shuffle: bool, seed: int | None) -> DataLoader:
-        return DataLoader(
-            self.blocks[split].with_format("torch"),
-            batch_size=self.batch_size if shuffle else self.eval_batch_size,
-            shuffle=shuffle,
-            collate_fn=self._collator(seed),
-            num_workers=self.num_workers,
-            pin_memory=self.pin_memory,
-        )
 
-    def has(self, split: str) -> bool:
-        return split in self.blocks
+class _SameMasks:
+    """A collator re-seeded for each batch (a seeded collator alone keeps one random stream,
+    so a second validation in the same run would mask other tokens). Picklable for workers."""
 
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True, seed=None)
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, options: dict, seed: int) -> None:
+        self.tokenizer, self.options, self.seed = tokenizer, options, seed
 
-    def val_dataloader(self) -> DataLoader:
-        # A fixed seed: the same tokens are masked at every validation, so scores compare.
-        return self._loader("validation", shuffle=False, seed=self.seed)
-
-    def split_dataloader(self, split: str) -> DataLoader:
-        if split not in self.blocks:
-            raise DataError(f"The corpus has no '{split}' split; use split=validation.")
-        return self._loader(split, shuffle=False, seed=self.seed)
+    def __call__(self, examples: list[dict]) -> dict:
+        collate = DataCollatorForLanguageModeling(self.tokenizer, seed=self.seed, **self.options)
+        return collate(examples)
 
 
 def _read_lines(path: Path, text_column: str | None) -> Iterator[str]:
@@ -234,9 +216,9 @@ def _read_column(path: Path, suffix: str, column: str) -> Iterator[str]:
 
 def _encode(batch: dict, tokenizer: PreTrainedTokenizerBase, objective: str) -> dict:
     if objective == "mlm":  # [CLS] line [SEP], as BERT saw sentences
-        return {"input_ids": tokenizer(batch["text"])["input_ids"]}
+        return {"input_ids": tokenizer(batch["text"], verbose=False)["input_ids"]}
     eos = tokenizer.eos_token_id
-    ids = tokenizer(batch["text"], add_special_tokens=False)["input_ids"]
+    ids = tokenizer(batch["text"], add_special_tokens=False, verbose=False)["input_ids"]
     return {"input_ids": [x + [eos] for x in ids]}  # end-of-text marks document boundaries
 
 

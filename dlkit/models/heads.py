@@ -51,15 +51,17 @@ def build_model(
             ) from err
         new = sorted(set(info["missing_keys"]) | {k for k, *_ in info["mismatched_keys"]})
         loaded = [k for k in model.state_dict() if k not in new]
+        unused = sorted(info["unexpected_keys"])
         log.info(
             "Loaded %d tensors from %s (%s); newly initialised: %s; not used: %s",
             len(loaded),
             init_from,
             ", ".join(sorted({k.split(".")[0] for k in loaded})),
             new or "none",
-            sorted(info["unexpected_keys"]) or "none",
+            unused or "none",
         )
-        model.dlkit_new_weights = new
+        # Recorded in run.json by the runner: exactly what came from where.
+        model.dlkit_init = {"from": init_from, "loaded": loaded, "new": new, "unused": unused}
         return model
     try:
         specials = {k: v for k, v in special_ids.items() if v is not None}
