@@ -89,3 +89,21 @@ def test_cfg_job_prints_config_without_training(tmp_path: Path) -> None:
     assert result.returncode == 0
     assert "experiment_name: bert_cls" in result.stdout
     assert not (tmp_path / "runs").exists()
+
+
+def test_user_config_folder_on_the_search_path(tmp_path: Path) -> None:
+    mine = tmp_path / "my_configs" / "experiment"
+    mine.mkdir(parents=True)
+    (mine / "my_exp.yaml").write_text(
+        "# @package _global_\ndefaults:\n  - override /model: cnn\nexperiment_name: my_exp\n"
+    )
+    result = dlkit(
+        "train",
+        f"hydra.searchpath=[file://{tmp_path / 'my_configs'}]",
+        "+experiment=my_exp",
+        "--cfg",
+        "job",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "experiment_name: my_exp" in result.stdout and "name: cnn" in result.stdout
