@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -16,7 +17,5 @@ def save_model_dir(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, p
 
 def label_names(path: Path) -> list[str]:
     """The label names saved in a model folder's config, in id order."""
-    import json
-
     id2label = json.loads((path / "config.json").read_text()).get("id2label") or {}
     return [id2label[k] for k in sorted(id2label, key=int)]
