@@ -81,7 +81,7 @@ def test_masking_rate_and_packing(corpus, tmp_path) -> None:
     data.load()
     tokenizer = train_tokenizer("wordpiece", data.train_texts(), 200, True, tmp_path)
     data.tokenize(tokenizer)
-    blocks = data.blocks["train"]["input_ids"]
+    blocks = data.block_ids("train")
     assert all(len(b) == 32 for b in blocks), "every block is full"
     assert not any(tokenizer.pad_token_id in b for b in blocks), "no padding in packed blocks"
     batch = data.collator("validation")([{"input_ids": torch.tensor(b)} for b in blocks])
@@ -207,5 +207,5 @@ def test_validation_masks_repeat_across_validations(corpus, tmp_path) -> None:
     assert torch.equal(first["labels"], second["labels"])
     assert torch.equal(first["input_ids"], second["input_ids"])
     train = data.train_dataloader().collate_fn
-    rows = [{"input_ids": torch.tensor(b)} for b in data.blocks["train"]["input_ids"][:64]]
+    rows = [{"input_ids": torch.tensor(b)} for b in data.block_ids("train")[:64]]
     assert not torch.equal(train(rows)["labels"], train(rows)["labels"])

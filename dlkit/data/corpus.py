@@ -55,7 +55,6 @@ class CorpusData(PreparedData):
         self.seed = seed
         self.lines: dict[str, list[str]] = {"train": [], "validation": []}
         self.files: dict[str, str] = {}
-        self.blocks: dict[str, datasets.Dataset] = {}
         self.stats: dict[str, Any] = {}
         self.tokenizer: PreTrainedTokenizerBase | None = None
 
@@ -109,7 +108,7 @@ class CorpusData(PreparedData):
                 cache_file_name=str(folder / f"{split}-ids.arrow"),
                 desc=f"Tokenizing {split}",
             )
-            self.blocks[split] = ids.map(
+            blocks = ids.map(
                 _pack,
                 batched=True,
                 batch_size=10_000,
@@ -118,16 +117,16 @@ class CorpusData(PreparedData):
                 cache_file_name=str(folder / f"{split}-blocks.arrow"),
                 desc=f"Packing {split}",
             )
-            self.ready[split] = self.blocks[split].with_format("torch")
+            self.ready[split] = blocks.with_format("torch")
             tokens = sum(len(x) for x in ids["input_ids"])
-            kept = len(self.blocks[split]) * self.block_size
+            kept = len(blocks) * self.block_size
             self.stats[split] = {
                 "lines": len(lines),
                 "tokens": tokens,
-                "blocks": len(self.blocks[split]),
+                "blocks": len(blocks),
                 "tokens_left_out_of_blocks": tokens - kept,  # each batch's tail < block_size
             }
-            if not len(self.blocks[split]):
+            if not len(blocks):
                 raise DataError(
                     f"The {split} part of the corpus has {tokens} tokens, fewer than one block "
                     f"of data.block_size={self.block_size}; add text or lower block_size."
@@ -138,14 +137,18 @@ class CorpusData(PreparedData):
     def unigram_perplexity(self) -> float:
         """Perplexity of add-one unigram frequencies from the training blocks on the held-out
         tokens a causal LM predicts (every block position after the first)."""
-        counts = Counter(t for block in self.blocks["train"]["input_ids"] for t in block)
+        counts = Counter(t for block in self.block_ids("train") for t in block)
         total, vocab = sum(counts.values()), len(self.tokenizer)
         nll, n = 0.0, 0
-        for block in self.blocks["validation"]["input_ids"]:
+        for block in self.block_ids("validation"):
             for token in block[1:]:
                 nll -= math.log((counts[token] + 1) / (total + vocab))
                 n += 1
         return math.exp(nll / n)
+
+    def block_ids(self, split: str) -> list[list[int]]:
+        """A split's packed blocks as plain lists of token ids."""
+        return self.ready[split].with_format(None)["input_ids"]
 
     def describe(self) -> dict[str, Any]:
         return self.stats
