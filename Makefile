@@ -8,9 +8,11 @@ TORCH ?= torch==2.13.0
 DLKIT_DATA_DIR ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),$(abspath data))
 export DLKIT_DATA_DIR
 ARGS ?=
+# The run export and predict use: a run folder, or <experiment>/latest.
+RUN ?= runs/bert_cls/latest
 
 .DEFAULT_GOAL := help
-.PHONY: help install train train-lstm pretrain finetune-pretrained pretrain-gpt test test-all lint format clean
+.PHONY: help install train train-lstm pretrain finetune-pretrained pretrain-gpt export predict test test-all lint format clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-20s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -38,6 +40,18 @@ finetune-pretrained: install ## bert_cls fine-tuned from the newest completed be
 
 pretrain-gpt: install ## GPT-2-style causal-LM pretraining on the local corpus
 	$(BIN)/dlkit pretrain +experiment=gpt_clm $(ARGS)
+
+export: install ## Verified hf, onnx, torchscript and onnx-int8 exports of RUN, a benchmark, and the ONNX-only SST-2 check
+	$(BIN)/dlkit export run=$(RUN) format=hf $(ARGS)
+	$(BIN)/dlkit export run=$(RUN) format=torchscript $(ARGS)
+	$(BIN)/dlkit export run=$(RUN) format=onnx $(ARGS)
+	$(BIN)/dlkit export run=$(RUN) format=onnx quantize=dynamic_int8 benchmark=true $(ARGS)
+	$(BIN)/python scripts/onnx_accuracy.py \
+		$$($(BIN)/python -c "from dlkit.runs.folder import open_run; print(open_run('$(RUN)').path)")/exports/onnx \
+		$(DLKIT_DATA_DIR)/sst2/dev.tsv
+
+predict: install ## Predictions of RUN for SST-2's test.tsv, into predictions.jsonl
+	$(BIN)/dlkit predict run=$(RUN) input=$(DLKIT_DATA_DIR)/sst2/test.tsv output=predictions.jsonl $(ARGS)
 
 test: install ## The default test suite (no slow tests)
 	$(BIN)/pytest -q

@@ -14,7 +14,8 @@ COMMANDS = {
     "pretrain": "masked- or causal-LM pretraining from raw text (+experiment=bert_mlm)",
     "finetune": "train starting from model.init_from (hub name, HF model dir or dlkit run)",
     "evaluate": "compute a run's metrics on a split or file: run=<folder> [split=test]",
-    "export": "export a run to another format",
+    "export": "verified hf/onnx/torchscript (+int8) export: run=<folder> format=onnx",
+    "predict": "batch inference to JSONL: run=<run or export folder> input=<file or ->",
 }
 
 # Lightning's DDP launcher re-executes this script for ranks > 0 with Hydra arguments only;

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.tree import Tree
 
@@ -43,3 +45,30 @@ def metrics_table(title: str, metrics: Mapping[str, float]) -> None:
 
 def error(message: str) -> None:
     errors.print(f"[bold red]error:[/bold red] {message}", highlight=False, soft_wrap=True)
+
+
+def benchmark_table(results: Mapping[str, Mapping[str, float]]) -> None:
+    table = Table(title="export benchmark")
+    for column in ("format", "batch 1: ms (p50)", "vs pytorch", "batch 32: rows/s", "vs pytorch"):
+        table.add_column(column, justify="left" if column == "format" else "right")
+    for name, row in results.items():
+        table.add_row(
+            name,
+            f"{row['latency_ms_p50']:.2f}",
+            f"{row['latency_vs_pytorch']:.2f}x",
+            f"{row['throughput_samples_per_s']:.0f}",
+            f"{row['throughput_vs_pytorch']:.2f}x",
+        )
+    console.print(table)
+
+
+@contextmanager
+def stream_progress(total_bytes: int | None) -> Iterator[Callable[[int, int], None]]:
+    """Progress through an input of known size (bytes) or of unknown size (rows), on stderr
+    so predictions can go to stdout."""
+    columns = [TextColumn("{task.fields[rows]} rows"), TimeElapsedColumn()]
+    if total_bytes:
+        columns[1:1] = [BarColumn(), TaskProgressColumn()]
+    with Progress(*columns, console=errors, disable=not errors.is_terminal) as progress:
+        task = progress.add_task("predict", total=total_bytes, rows=0)
+        yield lambda done, rows: progress.update(task, completed=done, rows=rows)

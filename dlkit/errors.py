@@ -30,7 +30,6 @@ class RunFolderError(DlkitError):
     exit_code = USAGE
 
 
-class NotAvailableError(DlkitError):
-    """The subcommand exists but its capability has not landed yet."""
-
-    exit_code = USAGE
+class ExportError(DlkitError):
+    """An export was written but failed verification (parity or accuracy), or could not be
+    produced for this model."""

@@ -85,3 +85,19 @@ def compose_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
             return compose("config", overrides=[*overrides, f"paths.output_dir={run_dir}"])
 
     return _compose
+
+
+def compose_root(overrides: list[str]) -> DictConfig:
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        return compose("config", overrides=overrides)
+
+
+@pytest.fixture(scope="session")
+def trained(tiny_data, tmp_path_factory) -> tuple[Path, dict]:
+    """One tiny classification run shared by the tests that read a finished run."""
+    from dlkit.commands.train import train
+
+    work = tmp_path_factory.mktemp("work")
+    run_dir = work / "runs" / "tiny"
+    results = train(compose_root([*tiny_overrides(tiny_data, work), f"paths.output_dir={run_dir}"]))
+    return run_dir, results

@@ -12,9 +12,10 @@ from tests.conftest import TINY_MODEL, write_classification_csv
 HEAVY = ("torch", "lightning", "transformers", "datasets")
 
 
-def dlkit(*args: str, cwd: Path | None = None, env: dict | None = None):
+def dlkit(*args: str, cwd: Path | None = None, env: dict | None = None, stdin: str = ""):
     return subprocess.run(
         [sys.executable, "-m", "dlkit", *args],
+        input=stdin,
         capture_output=True,
         text=True,
         cwd=cwd,
@@ -29,7 +30,7 @@ def test_help_lists_commands_without_heavy_imports() -> None:
         f"print('HEAVY=' + ','.join(m for m in {HEAVY!r} if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    for command in ("train", "pretrain", "finetune", "evaluate", "export"):
+    for command in ("train", "pretrain", "finetune", "evaluate", "export", "predict"):
         assert f"  {command}" in out.stdout
     assert "HEAVY=\n" in out.stdout, out.stdout
 
@@ -49,9 +50,13 @@ def test_finetune_without_init_from_fails_clearly(tmp_path: Path) -> None:
     )
 
 
-def test_export_says_not_available() -> None:
-    result = dlkit("export")
-    assert result.returncode == 2 and "not available yet" in result.stderr
+def test_export_errors_are_usage_errors(tmp_path: Path) -> None:
+    missing = dlkit("export", f"run={tmp_path / 'nope'}", "format=onnx", cwd=tmp_path)
+    bad_format = dlkit("export", f"run={tmp_path}", "format=tflite", cwd=tmp_path)
+    for result in (missing, bad_format):
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "Run folder not found" in missing.stderr
+    assert "format=tflite is not one of hf, onnx, torchscript" in bad_format.stderr
 
 
 def test_pretrain_of_a_labelled_experiment_is_refused(tmp_path: Path) -> None:

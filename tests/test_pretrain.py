@@ -105,7 +105,7 @@ def test_missing_corpus_source_is_named(tmp_path) -> None:
 
 @pytest.fixture(scope="module")
 def mlm_run(corpus, tmp_path_factory) -> tuple[Path, dict]:
-    from tests.test_train_evaluate import _compose
+    from tests.conftest import compose_root as _compose
 
     work = tmp_path_factory.mktemp("mlm")
     run = work / "runs" / "bert_mlm" / "2026-01-01_00-00-00"
@@ -130,7 +130,7 @@ def test_mlm_pretraining_learns_and_saves_a_masked_lm(mlm_run) -> None:
 
 def test_finetune_from_pretrain_run_loads_encoder(mlm_run, tiny_data, tmp_path) -> None:
     from dlkit.commands import components
-    from tests.test_train_evaluate import _compose
+    from tests.conftest import compose_root as _compose
 
     run, _ = mlm_run
     latest = run.parent / "latest"  # the newest completed run of the experiment
@@ -164,6 +164,29 @@ def test_finetune_from_pretrain_run_loads_encoder(mlm_run, tiny_data, tmp_path) 
     )
 
 
+def test_mlm_run_exports_to_onnx_and_fills_masks(mlm_run, tmp_path) -> None:
+    from dlkit.commands.export import export
+    from dlkit.commands.predict import predict
+    from tests.conftest import compose_root
+
+    run, _ = mlm_run
+    report = export(compose_root([f"run={run}", "format=onnx", "paths.output_dir=."]))
+    assert report["passed"] and report["max_abs_logit_diff"] <= 1e-4  # token logits [B, T, V]
+    with pytest.raises(ConfigError, match="onnx-int8 export is not available for a masked_lm"):
+        export(compose_root([f"run={run}", "format=onnx", "quantize=dynamic_int8"]))
+    source = tmp_path / "in.txt"
+    source.write_text("the cat [MASK] on the mat\nno mask here\n")
+    out = tmp_path / "out.jsonl"
+    onnx_dir = run / "exports" / "onnx"
+    predict(
+        compose_root([f"run={onnx_dir}", f"input={source}", f"output={out}", "predict.top_k=3"])
+    )
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows[0]["masks"]) == 1 and len(rows[0]["masks"][0]) == 3 and rows[1]["masks"] == []
+    scores = [c["score"] for c in rows[0]["masks"][0]]
+    assert scores == sorted(scores, reverse=True) and 0 < sum(scores) <= 1
+
+
 def test_clm_pretraining_beats_unigram_and_writes_samples(corpus, tmp_path, compose_cfg) -> None:
     cfg = compose_cfg(lm_overrides("gpt_clm", "gpt2_tiny", corpus, tmp_path))
     results = pretrain(cfg)
@@ -181,6 +204,25 @@ def test_clm_pretraining_beats_unigram_and_writes_samples(corpus, tmp_path, comp
         pad_token_id=tokenizer.pad_token_id,
     )
     assert out.shape[1] > 2
+    _clm_predict_generates(tmp_path / "run", tmp_path)
+
+
+def _clm_predict_generates(run: Path, tmp_path: Path) -> None:
+    from dlkit.commands.export import export
+    from dlkit.commands.predict import predict
+    from tests.conftest import compose_root
+
+    source = tmp_path / "prompts.jsonl"
+    source.write_text('{"text": "the cat"}\n{"text": "a dog walked"}\n')
+    out = tmp_path / "gen.jsonl"
+    settings = ["predict.max_new_tokens=5", "predict.temperature=0", f"output={out}"]
+    predict(compose_root([f"run={run}", f"input={source}", *settings]))
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["prompt"] for r in rows] == ["the cat", "a dog walked"]
+    assert all(r["generation"].strip() for r in rows)
+    export(compose_root([f"run={run}", "format=torchscript", "paths.output_dir=."]))
+    with pytest.raises(ConfigError, match="Generation runs on the Hugging Face model"):
+        predict(compose_root([f"run={run / 'exports' / 'torchscript'}", f"input={source}"]))
 
 
 def test_pretrain_refuses_a_labelled_task(tmp_path, compose_cfg) -> None:
@@ -190,7 +232,7 @@ def test_pretrain_refuses_a_labelled_task(tmp_path, compose_cfg) -> None:
 
 def test_evaluate_reproduces_mlm_validation(mlm_run) -> None:
     from dlkit.commands.evaluate import evaluate
-    from tests.test_train_evaluate import _compose
+    from tests.conftest import compose_root as _compose
 
     run, results = mlm_run
     metrics = evaluate(_compose([f"run={run}", "paths.output_dir=."]))

@@ -4,31 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
-from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
-from dlkit.commands.app import config_dir
 from dlkit.commands.evaluate import evaluate
-from dlkit.commands.train import train
-from tests.conftest import tiny_overrides
-
-
-def _compose(overrides: list[str]):
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        return compose("config", overrides=overrides)
-
-
-@pytest.fixture(scope="module")
-def trained(tiny_data, tmp_path_factory) -> tuple[Path, dict]:
-    work = tmp_path_factory.mktemp("work")
-    run_dir = work / "runs" / "tiny"
-    cfg = _compose([*tiny_overrides(tiny_data, work), f"paths.output_dir={run_dir}"])
-    results = train(cfg)
-    return run_dir, results
+from tests.conftest import compose_root, tiny_overrides
 
 
 def test_run_folder_holds_the_contract(trained) -> None:
@@ -83,12 +65,12 @@ def test_model_dir_reloads_with_identical_logits(trained) -> None:
 
 def test_evaluate_reproduces_validation_metrics(trained, tiny_data) -> None:
     run_dir, results = trained
-    cfg = _compose([f"run={run_dir}", "split=validation", "paths.output_dir=."])
+    cfg = compose_root([f"run={run_dir}", "split=validation", "paths.output_dir=."])
     metrics = evaluate(cfg)
     assert metrics["acc"] == pytest.approx(results["validation"]["acc"], abs=1e-6)
     saved = json.loads((run_dir / "eval" / "validation.json").read_text())
     assert saved["acc"] == metrics["acc"]
-    other = _compose(
+    other = compose_root(
         [f"run={run_dir}", f"data.files.eval={tiny_data['test']}", "paths.output_dir=."]
     )
     assert evaluate(other)["acc"] == pytest.approx(results["test"]["acc"], abs=1e-6)
@@ -100,7 +82,7 @@ def test_finetune_from_run_folder_loads_its_weights(trained, tiny_data, tmp_path
 
     run_dir, _ = trained
     overrides = [o for o in tiny_overrides(tiny_data, tmp_path) if "max_epochs" not in o]
-    cfg = _compose(
+    cfg = compose_root(
         [
             *overrides,
             f"model.init_from={run_dir}",
@@ -121,5 +103,5 @@ def test_finetune_from_run_folder_loads_its_weights(trained, tiny_data, tmp_path
 
 def test_evaluate_from_a_checkpoint_file(trained) -> None:
     run_dir, results = trained
-    cfg = _compose([f"ckpt={run_dir / 'checkpoints' / 'best.ckpt'}", "paths.output_dir=."])
+    cfg = compose_root([f"ckpt={run_dir / 'checkpoints' / 'best.ckpt'}", "paths.output_dir=."])
     assert evaluate(cfg)["acc"] == pytest.approx(results["validation"]["acc"], abs=1e-6)

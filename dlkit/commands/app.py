@@ -41,12 +41,3 @@ def run(fn: Callable[[DictConfig], object], argv: Sequence[str]) -> int:
     sys.argv = [sys.argv[0], *argv]
     _main()
     return 0
-
-
-def not_available(message: str) -> int:
-    """For a subcommand whose capability has not landed: say so, exit as a usage error."""
-    from dlkit.console import error
-    from dlkit.errors import NotAvailableError
-
-    error(message)
-    return NotAvailableError.exit_code

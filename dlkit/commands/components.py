@@ -28,9 +28,7 @@ def build(
     label_names: list[str] | None = None,
 ) -> Components:
     """`label_names` fixes the label set, as when evaluating a trained model."""
-    data = instantiate(cfg.data, cache_dir=cfg.paths.cache_dir, _convert_="all")
-    data.load(splits, label_names=label_names)
-
+    data = load_data(cfg, splits, label_names)
     init_from = model_source(cfg.model.init_from) if cfg.model.init_from else None
     tokenizer = _tokenizer(cfg, data, init_from)
     data.tokenize(tokenizer)
@@ -66,6 +64,15 @@ def build(
         **({"label_names": names} if names else {}),
     )
     return Components(data=data, tokenizer=tokenizer, task=task)
+
+
+def load_data(
+    cfg: DictConfig, splits: tuple[str, ...], label_names: list[str] | None = None
+) -> LightningDataModule:
+    """The data module with its raw splits read and checked; `tokenize` comes next."""
+    data = instantiate(cfg.data, cache_dir=cfg.paths.cache_dir, _convert_="all")
+    data.load(splits, label_names=label_names)
+    return data
 
 
 def _tokenizer(cfg: DictConfig, data, init_from: str | None) -> PreTrainedTokenizerBase:

@@ -1,14 +1,269 @@
-"""`dlkit export`: ONNX, TorchScript and int8 exports (their own issue; not landed yet)."""
+"""`dlkit export run=<run folder> format=hf|onnx|torchscript [quantize=dynamic_int8]
+[benchmark=true]`: write exports/<format>[-int8]/ and verify it against the PyTorch model."""
 
 from __future__ import annotations
 
+import json
+import shutil
 from collections.abc import Sequence
+from pathlib import Path
 
-from dlkit.commands.app import not_available
+import numpy as np
+from omegaconf import DictConfig
+
+from dlkit.commands import app, trained
+from dlkit.errors import ConfigError, ExportError
+from dlkit.runs.folder import RunFolder, open_run, write_json
+
+FORMATS = ("hf", "onnx", "torchscript")
+# What each task head exports to; int8 is judged by accuracy, so it needs a labelled task.
+SUPPORTED = {
+    "sequence_classification": {"hf", "onnx", "torchscript", "onnx-int8", "torchscript-int8"},
+    "masked_lm": {"hf", "onnx", "torchscript"},
+    "causal_lm": {"hf", "onnx", "torchscript"},
+}
+_HYDRA_QUIET = ["hydra.output_subdir=null", "hydra.run.dir=.", "hydra/job_logging=stdout"]
+
+
+def export_name(cfg: DictConfig) -> str:
+    if cfg.format not in FORMATS:
+        raise ConfigError(f"format={cfg.format} is not one of {', '.join(FORMATS)}.")
+    if cfg.quantize not in (None, "dynamic_int8"):
+        raise ConfigError(f"quantize={cfg.quantize}: the only quantization is dynamic_int8.")
+    return f"{cfg.format}-int8" if cfg.quantize else cfg.format
+
+
+def export(cfg: DictConfig) -> dict:
+    if not cfg.get("run"):
+        raise ConfigError("export needs run=<run folder>, e.g. run=runs/bert_cls/latest.")
+    name = export_name(cfg)
+    run = open_run(cfg.run)
+    saved = trained.run_config(run, cfg)
+    head = saved.task.head
+    if name not in SUPPORTED.get(head, ()):
+        raise ConfigError(
+            f"{name} export is not available for a {head} run ({run.path}); it supports "
+            f"{', '.join(sorted(SUPPORTED.get(head, ())))}. int8 is verified by accuracy, which "
+            "needs a classification run."
+        )
+
+    from dlkit import console
+    from dlkit.export.parity import compare
+    from dlkit.export.readme import render
+
+    trained.quiet_libraries()
+    model = trained.load_model(run.model_dir, head)
+    tokenizer = trained.load_tokenizer(run.model_dir)
+    from dlkit.export.graph import graph_inputs
+
+    inputs = graph_inputs(model, list(tokenizer.model_input_names))
+    rows, collate = _validation(saved, run, tokenizer)
+    limit = cfg.export.int8_examples if cfg.quantize else cfg.export.examples
+    batches = _batches(rows, collate, inputs, limit or len(rows), cfg.export.batch_size)
+
+    target = run.path / "exports" / name
+    staging = target.with_name(f".{name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        details = _write(cfg, name, model, tokenizer, inputs, batches, staging)
+        manifest = _manifest(run, saved, name, inputs, tokenizer, staging)
+        from dlkit.export.runtime import Eager, load
+
+        candidate = load(staging, lambda folder: trained.load_model(folder, head))
+        report = {**details, **compare(Eager(model, inputs), candidate, batches)}
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    report.update(_verdict(cfg, report))
+    write_json(staging / "parity.json", {"export": name, **report})
+    (staging / "README.md").write_text(render(name, manifest, report))
+
+    if not report["passed"]:
+        rejected = target.with_name(f"{name}.rejected")
+        shutil.rmtree(rejected, ignore_errors=True)
+        staging.rename(rejected)
+        raise ExportError(
+            f"The {name} export failed verification: {report['reason']} "
+            f"It is kept for inspection in {rejected}; {target} is unchanged."
+        )
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)
+    console.metrics_table(f"{name} parity", _summary(report))
+    console.console.print(f"Export: [bold]{target}[/bold]")
+    if cfg.benchmark:
+        _benchmark(cfg, run, model, inputs, rows, collate)
+    return report
+
+
+def _validation(saved: DictConfig, run: RunFolder, tokenizer) -> tuple:
+    """The run's validation rows, tokenized as in training, and the collator that pads them."""
+    from dlkit.commands.components import load_data
+    from dlkit.export.hf import label_names
+
+    data = load_data(saved, ("validation",), label_names(run.model_dir) or None)
+    data.tokenize(tokenizer)
+    if not data.has("validation"):
+        raise ConfigError(f"{run.path} was trained without a validation split to verify with.")
+    return data.ready["validation"], data.collator("validation")
+
+
+def _batches(
+    rows, collate, inputs: list[str], limit: int, size: int, first: tuple[int, ...] = (1, 3)
+) -> list[dict]:
+    """Batches of `first` sizes, then of `size` rows, each padded to its own longest row, so
+    parity covers the dynamic batch and sequence axes."""
+    sizes, start, out = list(first), 0, []
+    limit = min(limit, len(rows))
+    while start < limit:
+        n = min(sizes.pop(0) if sizes else size, limit - start)
+        batch = collate([rows[i] for i in range(start, start + n)])
+        ids = np.asarray(batch["input_ids"])
+        arrays = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
+        arrays.update({k: np.asarray(v) for k, v in batch.items() if k in inputs or k == "labels"})
+        out.append({k: v for k, v in arrays.items() if k in inputs or k == "labels"})
+        start += n
+    return out
+
+
+def _write(cfg, name, model, tokenizer, inputs, batches, folder: Path) -> dict:
+    """The export's files; for int8, also the fp32 size it started from."""
+    import torch
+
+    from dlkit.export import graph
+    from dlkit.export.hf import save_model_dir
+
+    if cfg.format == "hf":
+        save_model_dir(model, tokenizer, folder)
+        return {}
+    tokenizer.save_pretrained(folder)
+    model.config.save_pretrained(folder)
+    widest = max(batches, key=lambda b: b["input_ids"].size)  # >1 row: no size-1 specialising
+    example = tuple(torch.from_numpy(widest[n]) for n in inputs)
+    details: dict = {}
+    if cfg.format == "onnx":
+        fp32 = folder / ("fp32.onnx" if cfg.quantize else "model.onnx")
+        details["exporter"] = graph.export_onnx(model, inputs, example, fp32, cfg.export.opset)
+        details["opset"] = cfg.export.opset
+        if cfg.quantize:
+            graph.quantize_onnx(fp32, folder / "model.onnx")
+            details["size_bytes"] = _sizes(fp32, folder / "model.onnx")
+    else:
+        fp32 = folder / ("fp32.pt" if cfg.quantize else "model.pt")
+        graph.export_torchscript(model, inputs, example, fp32, int8=False)
+        if cfg.quantize:
+            graph.export_torchscript(model, inputs, example, folder / "model.pt", int8=True)
+            details["size_bytes"] = _sizes(fp32, folder / "model.pt")
+    return details
+
+
+def _sizes(fp32: Path, int8: Path) -> dict[str, int]:
+    """Sizes of both files (with ONNX's external weights), then the fp32 one is removed."""
+    side = [p for p in fp32.parent.glob(fp32.name + "*")]
+    before = sum(p.stat().st_size for p in side)
+    for p in side:
+        p.unlink()
+    return {"fp32": before, "int8": int8.stat().st_size}
+
+
+def _verdict(cfg: DictConfig, report: dict) -> dict:
+    if "error" in report:
+        return {"passed": False, "reason": report["error"] + "."}
+    if cfg.quantize:
+        if "accuracy" not in report:
+            return {"passed": False, "reason": "the validation rows carry no labels."}
+        drop = 100 * (report["accuracy"]["reference"] - report["accuracy"]["export"])
+        bound = cfg.export.max_accuracy_drop
+        ok = drop <= bound
+        reason = (
+            f"validation accuracy drops by {drop:.2f} points (bound {bound}, set by "
+            "export.max_accuracy_drop)."
+        )
+        return {
+            "accuracy_drop_points": round(drop, 3),
+            "max_accuracy_drop": bound,
+            "passed": ok,
+            **({} if ok else {"reason": reason}),
+        }
+    diff, tolerance = report["max_abs_logit_diff"], cfg.export.tolerance
+    ok = diff <= tolerance  # NaN fails
+    reason = f"largest |logit difference| {diff:.3g} exceeds export.tolerance={tolerance}."
+    return {"tolerance": tolerance, "passed": ok, **({} if ok else {"reason": reason})}
+
+
+def _manifest(run, saved, name, inputs, tokenizer, folder: Path) -> dict:
+    """export.json: what `dlkit predict` needs to run an export without the run folder."""
+    data = saved.data
+    manifest = {
+        "format": name.split("-")[0],
+        "quantize": "dynamic_int8" if name.endswith("int8") else None,
+        "head": saved.task.head,
+        "input_names": inputs,
+        "text_columns": [c for c in (data.get("text_column"), data.get("text_pair_column")) if c],
+        "max_length": int(data.get("max_length") or data.get("block_size") or 512),
+        "pad_token": tokenizer.pad_token,
+        "run": str(run.path),
+    }
+    write_json(folder / "export.json", manifest)
+    return manifest
+
+
+def _summary(report: dict) -> dict:
+    out = {
+        "examples": report["examples"],
+        "max |logit diff|": f"{report['max_abs_logit_diff']:.2e}",
+        "label agreement": report["label_agreement"],
+    }
+    if "accuracy" in report:
+        out |= {f"accuracy ({k})": v for k, v in report["accuracy"].items()}
+    if "size_bytes" in report:
+        out |= {f"size MiB ({k})": round(v / 2**20, 2) for k, v in report["size_bytes"].items()}
+    return out
+
+
+def _benchmark(cfg, run, model, inputs, rows, collate) -> None:
+    """Every verified export of the run against the PyTorch model, on the same inputs."""
+    from dlkit import console
+    from dlkit.commands.trained import load_model
+    from dlkit.export.benchmark import measure
+    from dlkit.export.runtime import Eager, load, read_manifest
+
+    timing = cfg.export.timing
+    singles = _batches(rows, collate, inputs, timing.latency_calls, 1, first=())
+    size = timing.throughput_batch_size
+    batches = _batches(rows, collate, inputs, timing.throughput_batches * size, size, first=())
+    runtimes = {"pytorch": Eager(model, inputs)}
+    for folder in sorted(p.parent for p in (run.path / "exports").glob("*/parity.json")):
+        if (
+            folder.name.startswith(".")
+            or not json.loads((folder / "parity.json").read_text())["passed"]
+        ):
+            continue  # staging or rejected exports
+        head = read_manifest(folder)["head"]
+        runtimes[folder.name] = load(folder, lambda f, head=head: load_model(f, head))
+    results = {
+        name: measure(runtime, singles, batches, timing.warmup)
+        for name, runtime in runtimes.items()
+    }
+    base = results["pytorch"]
+    for row in results.values():
+        row["latency_vs_pytorch"] = round(row["latency_ms_p50"] / base["latency_ms_p50"], 3)
+        row["throughput_vs_pytorch"] = round(
+            row["throughput_samples_per_s"] / base["throughput_samples_per_s"], 3
+        )
+    out = run.path / "exports" / "benchmark.json"
+    write_json(
+        out,
+        {
+            "batch_1_calls": len(singles),
+            "batch_size": timing.throughput_batch_size,
+            "batches": len(batches),
+            "formats": results,
+        },
+    )
+    console.benchmark_table(results)
+    console.console.print(f"Written: {out}")
 
 
 def main(argv: Sequence[str]) -> int:
-    return not_available(
-        "dlkit export is not available yet: verified ONNX/TorchScript exports have not "
-        "landed. Every run already holds a Hugging Face model folder in <run>/model."
-    )
+    return app.run(export, [*_HYDRA_QUIET, *argv])

@@ -55,8 +55,12 @@ class RunFolder:
 
 
 def open_run(path: str | Path) -> RunFolder:
-    """A finished run folder named on the command line, checked before anything heavy runs."""
-    run = RunFolder(Path(path).expanduser())
+    """A finished run folder named on the command line, checked before anything heavy runs;
+    `<experiment>/latest` is the newest completed run of that experiment."""
+    path = Path(path).expanduser()
+    if path.name == "latest" and not path.exists():
+        path = latest_run(path.parent)
+    run = RunFolder(path)
     if not run.path.is_dir():
         raise RunFolderError(
             f"Run folder not found: {run.path}. Pass run=<an existing run folder>."

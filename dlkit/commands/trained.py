@@ -1,0 +1,51 @@
+"""A finished run as evaluate, export and predict use it: its own config (with this command's
+paths and hardware), its model and its tokenizer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from dlkit.errors import ConfigError, RunFolderError
+from dlkit.runs.folder import RunFolder
+
+
+def run_config(run: RunFolder, cfg: DictConfig) -> DictConfig:
+    saved = OmegaConf.load(run.config_file)
+    with open_dict(saved):
+        saved.model.init_from = str(run.model_dir)
+        saved.hardware = cfg.hardware
+        saved.paths = cfg.paths
+        saved.eval_precision = cfg.eval_precision
+    return saved
+
+
+def load_model(folder: Path, head: str):
+    """The model of a run's model/ (or an hf export) with the Auto class of its task head."""
+    from dlkit.models.heads import HEADS
+
+    if head not in HEADS:
+        raise ConfigError(f"Unknown task head '{head}' in {folder}; known: {sorted(HEADS)}.")
+    try:
+        return HEADS[head].from_pretrained(folder)
+    except (OSError, ValueError) as err:
+        raise RunFolderError(
+            f"Cannot load the model in {folder}: {err}. Re-run training or export to rebuild it."
+        ) from err
+
+
+def load_tokenizer(folder: Path):
+    from dlkit.models.tokenizer import load_pretrained
+
+    return load_pretrained(str(folder))
+
+
+def quiet_libraries() -> None:
+    """No per-file progress bars from transformers and datasets around a command's own output."""
+    import datasets
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+    datasets.disable_progress_bars()
