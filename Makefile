@@ -41,9 +41,10 @@ finetune-pretrained: install ## bert_cls fine-tuned from the newest completed be
 pretrain-gpt: install ## GPT-2-style causal-LM pretraining on the local corpus
 	$(BIN)/dlkit pretrain +experiment=gpt_clm $(ARGS)
 
-export: install ## Verified hf, onnx, torchscript and onnx-int8 exports of RUN, a benchmark, and the ONNX-only SST-2 check
+export: install ## Verified hf, torchscript(-int8) and onnx(-int8) exports of RUN, a benchmark, and the ONNX-only SST-2 check
 	$(BIN)/dlkit export run=$(RUN) format=hf $(ARGS)
 	$(BIN)/dlkit export run=$(RUN) format=torchscript $(ARGS)
+	$(BIN)/dlkit export run=$(RUN) format=torchscript quantize=dynamic_int8 $(ARGS)
 	$(BIN)/dlkit export run=$(RUN) format=onnx $(ARGS)
 	$(BIN)/dlkit export run=$(RUN) format=onnx quantize=dynamic_int8 benchmark=true $(ARGS)
 	$(BIN)/python scripts/onnx_accuracy.py \

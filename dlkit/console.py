@@ -49,7 +49,7 @@ def error(message: str) -> None:
 
 def benchmark_table(results: Mapping[str, Mapping[str, float]]) -> None:
     table = Table(title="export benchmark")
-    for column in ("format", "batch 1: ms (p50)", "vs pytorch", "batch 32: rows/s", "vs pytorch"):
+    for column in ("format", "ms @1 (p50)", "vs pytorch", "rows/s @32", "vs pytorch"):
         table.add_column(column, justify="left" if column == "format" else "right")
     for name, row in results.items():
         table.add_row(

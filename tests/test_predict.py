@@ -112,3 +112,16 @@ def test_predict_cli_errors_exit_2_without_traceback(run: Path, tmp_path: Path) 
     for result in (missing, unreadable):
         assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert "not found" in missing.stderr and "Input not found" in unreadable.stderr
+
+
+def test_the_reader_streams(tmp_path: Path) -> None:
+    """Rows come out while most of the file is still unread: memory does not grow with it."""
+    from dlkit.data.stream import TextStream
+
+    source = tmp_path / "big.tsv"
+    source.write_text("id\ttext\n" + "".join(f"{i}\tline {i}\n" for i in range(20_000)))
+    stream = TextStream(str(source), ["text"])
+    rows = iter(stream)
+    assert next(rows) == (2, ["line 0"])
+    assert stream.bytes_read < stream.size / 100
+    assert sum(1 for _ in rows) == 19_999 and stream.bytes_read == stream.size

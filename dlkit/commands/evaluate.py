@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, open_dict
 
 from dlkit.commands import app
+from dlkit.commands.trained import run_config
 from dlkit.errors import ConfigError, RunFolderError
 from dlkit.runs.folder import open_run
 
@@ -29,12 +30,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         raise ConfigError(f"split={split} is not one of validation, test.")
 
     # The trained run's own config, with this command's data file, hardware and paths.
-    saved = OmegaConf.load(run.config_file)
+    saved = run_config(run, cfg)
     with open_dict(saved):
-        saved.model.init_from = str(run.model_dir)
-        saved.hardware = cfg.hardware
-        saved.paths = cfg.paths
-        saved.eval_precision = cfg.eval_precision
         saved.callbacks = {"progress": cfg.callbacks.get("progress")}
         if eval_file:
             if "files" not in saved.data:

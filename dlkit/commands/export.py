@@ -48,28 +48,27 @@ def export(cfg: DictConfig) -> dict:
         )
 
     from dlkit import console
+    from dlkit.export.graph import graph_inputs
     from dlkit.export.parity import compare
     from dlkit.export.readme import render
+    from dlkit.export.runtime import Eager, load
 
     trained.quiet_libraries()
     model = trained.load_model(run.model_dir, head)
     tokenizer = trained.load_tokenizer(run.model_dir)
-    from dlkit.export.graph import graph_inputs
-
     inputs = graph_inputs(model, list(tokenizer.model_input_names))
     rows, collate = _validation(saved, run, tokenizer)
     limit = cfg.export.int8_examples if cfg.quantize else cfg.export.examples
     batches = _batches(rows, collate, inputs, limit or len(rows), cfg.export.batch_size)
 
+    # Built in a staging folder; it replaces an earlier export only once verified.
     target = run.path / "exports" / name
     staging = target.with_name(f".{name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
-        details = _write(cfg, name, model, tokenizer, inputs, batches, staging)
+        details = _write(cfg, model, tokenizer, inputs, batches, staging)
         manifest = _manifest(run, saved, name, inputs, tokenizer, staging)
-        from dlkit.export.runtime import Eager, load
-
         candidate = load(staging, lambda folder: trained.load_model(folder, head))
         report = {**details, **compare(Eager(model, inputs), candidate, batches)}
     except BaseException:
@@ -126,7 +125,7 @@ def _batches(
     return out
 
 
-def _write(cfg, name, model, tokenizer, inputs, batches, folder: Path) -> dict:
+def _write(cfg, model, tokenizer, inputs, batches, folder: Path) -> dict:
     """The export's files; for int8, also the fp32 size it started from."""
     import torch
 
@@ -193,14 +192,11 @@ def _verdict(cfg: DictConfig, report: dict) -> dict:
 
 def _manifest(run, saved, name, inputs, tokenizer, folder: Path) -> dict:
     """export.json: what `dlkit predict` needs to run an export without the run folder."""
-    data = saved.data
     manifest = {
         "format": name.split("-")[0],
         "quantize": "dynamic_int8" if name.endswith("int8") else None,
-        "head": saved.task.head,
+        **trained.serving_info(saved),
         "input_names": inputs,
-        "text_columns": [c for c in (data.get("text_column"), data.get("text_pair_column")) if c],
-        "max_length": int(data.get("max_length") or data.get("block_size") or 512),
         "pad_token": tokenizer.pad_token,
         "run": str(run.path),
     }

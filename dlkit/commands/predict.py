@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from dlkit.commands import app, trained
 from dlkit.data.stream import TextStream
 from dlkit.errors import ConfigError, RunFolderError
-from dlkit.runs.folder import RUN_JSON, open_run
+from dlkit.runs.folder import open_run
 
 _HYDRA_QUIET = [
     "hydra.output_subdir=null",
@@ -28,8 +28,8 @@ _HYDRA_QUIET = [
 
 
 def describe_source(path: Path) -> tuple[Path, dict]:
-    """The model folder to load and what predict needs to know of it: format, task head,
-    text columns and maximum length. A run folder means its model/."""
+    """The model folder to load and what predict needs to know of it (format, task head, text
+    columns, maximum length): an export folder's export.json, or a run folder's config."""
     if (path / "export.json").is_file():
         from dlkit.export.runtime import read_manifest
 
@@ -37,22 +37,8 @@ def describe_source(path: Path) -> tuple[Path, dict]:
         if parity.is_file() and not json.loads(parity.read_text()).get("passed"):
             raise RunFolderError(f"{path} failed verification (see parity.json); re-export it.")
         return path, read_manifest(path)
-    if path.name != "latest" and not path.is_dir():
-        raise RunFolderError(f"Run folder not found: {path}. Pass run=<an existing folder>.")
-    if path.name != "latest" and not (path / RUN_JSON).is_file():
-        raise RunFolderError(
-            f"{path} is neither a dlkit run folder nor an export folder. Pass run=<run folder> "
-            "or run=<run folder>/exports/<format>."
-        )
     run = open_run(path)
-    data = OmegaConf.load(run.config_file).data
-    head = OmegaConf.load(run.config_file).task.head
-    return run.model_dir, {
-        "format": "hf",
-        "head": head,
-        "text_columns": [c for c in (data.get("text_column"), data.get("text_pair_column")) if c],
-        "max_length": int(data.get("max_length") or data.get("block_size") or 512),
-    }
+    return run.model_dir, {"format": "hf", **trained.serving_info(OmegaConf.load(run.config_file))}
 
 
 def predict(cfg: DictConfig) -> int:

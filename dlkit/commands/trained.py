@@ -21,6 +21,16 @@ def run_config(run: RunFolder, cfg: DictConfig) -> DictConfig:
     return saved
 
 
+def serving_info(saved: DictConfig) -> dict:
+    """What inference needs beyond the model folder; export.json records it for exports."""
+    data = saved.data
+    return {
+        "head": saved.task.head,
+        "text_columns": [c for c in (data.get("text_column"), data.get("text_pair_column")) if c],
+        "max_length": int(data.get("max_length") or data.get("block_size") or 512),
+    }
+
+
 def load_model(folder: Path, head: str):
     """The model of a run's model/ (or an hf export) with the Auto class of its task head."""
     from dlkit.models.heads import HEADS
