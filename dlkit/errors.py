@@ -33,3 +33,16 @@ class RunFolderError(DlkitError):
 class ExportError(DlkitError):
     """An export was written but failed verification (parity or accuracy), or could not be
     produced for this model."""
+
+
+PREEMPTED = 75  # EX_TEMPFAIL: stopped on request, resumable; sbatch scripts requeue on it
+
+
+class Preempted(DlkitError):
+    """SIGTERM or SIGUSR1 arrived; a checkpoint was saved at the step boundary."""
+
+    exit_code = PREEMPTED
+
+
+class NonFiniteLoss(DlkitError):
+    """The training loss became NaN or infinite; the last good checkpoint is kept."""

@@ -49,6 +49,10 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     parts = components.build(saved, splits=(split,), label_names=label_names(run.model_dir))
     if not parts.data.has(split):
         raise ConfigError(f"The run's data config has no '{split}' file; set data.files.{split}.")
+    if ckpt is not None:
+        from dlkit.runs import checkpoint
+
+        checkpoint.check_matches(ckpt, parts.task)
     metrics = evaluate_splits(saved, run.path, parts, (split,), str(ckpt) if ckpt else None)[split]
     name = Path(eval_file).stem if eval_file else split
     source = parts.data.files_used().get(split, parts.data.name)

@@ -16,11 +16,13 @@ from omegaconf import DictConfig, OmegaConf
 
 from dlkit import console
 from dlkit.commands import components
-from dlkit.errors import ConfigError
+from dlkit.errors import ConfigError, Preempted
 from dlkit.export.hf import save_model_dir
-from dlkit.runs import provenance
+from dlkit.runs import checkpoint, provenance
 from dlkit.runs.folder import RunFolder
 from dlkit.training.logs import tame_lightning_logs
+from dlkit.training.state import ResumeState
+from dlkit.training.stops import FiniteLoss, Preemption
 from dlkit.training.throughput import Throughput
 from dlkit.training.trainer import build_trainer
 
@@ -47,26 +49,33 @@ def check_writable(path: Path) -> None:
 
 
 def fit(cfg: DictConfig, command: str) -> dict[str, Any]:
-    """Fit, validate the best checkpoint, test where a labelled test split exists, and write
-    the whole run folder. Returns results.json's content."""
+    """Fit (or, with `resume`, continue from checkpoints/last.ckpt), validate the best
+    checkpoint, test where a labelled test split exists, and write the whole run folder.
+    Returns results.json's content."""
     started = time.perf_counter()
     tame_lightning_logs()
     run = RunFolder(cfg.paths.output_dir)
+    resume_from = checkpoint.resumable(run, cfg) if cfg.get("resume") else None
     rank_zero = rank_zero_only.rank == 0
     if rank_zero:
         check_writable(run.path)
         console.config_tree(cfg)
-        run.config_file.write_text(OmegaConf.to_yaml(cfg, resolve=True))
-        run.start(
-            command=command_line(command),
-            experiment=cfg.experiment_name,
-            seed=cfg.seed,
-            git_commit=provenance.git_commit(),
-            versions=provenance.package_versions(),
-        )
+        if resume_from:
+            run.resume(step=checkpoint.step(resume_from), command=command_line(command))
+        else:
+            run.config_file.write_text(OmegaConf.to_yaml(cfg, resolve=True))
+            run.start(
+                command=command_line(command),
+                experiment=cfg.experiment_name,
+                seed=cfg.seed,
+                git_commit=provenance.git_commit(),
+                versions=provenance.package_versions(),
+            )
     try:
         L.seed_everything(cfg.seed, workers=True, verbose=False)
         parts = components.build(cfg)
+        if resume_from:
+            checkpoint.check_matches(resume_from, parts.task)
         if rank_zero:
             run.update(
                 data_files=provenance.data_files(parts.data.files_used()),
@@ -75,8 +84,10 @@ def fit(cfg: DictConfig, command: str) -> dict[str, Any]:
                 init=getattr(parts.task.model, "dlkit_init", None),
             )
         throughput = Throughput()
-        trainer = build_trainer(cfg, run.path, [throughput])
-        trainer.fit(parts.task, datamodule=parts.data)
+        stops = [ResumeState(), Preemption(run.last_checkpoint), FiniteLoss()]
+        trainer = build_trainer(cfg, run.path, [throughput, *stops])
+        trainer.fit(parts.task, datamodule=parts.data, ckpt_path=resume_from, weights_only=True)
+        trainer.save_checkpoint(run.last_checkpoint)  # the final state, to continue from
         best = _best_checkpoint(trainer)
         metrics = evaluate_splits(cfg, run.path, parts, ("validation", "test"), best)
         results = {
@@ -98,10 +109,18 @@ def fit(cfg: DictConfig, command: str) -> dict[str, Any]:
                     console.metrics_table(f"{split} metrics", results[split])
             console.console.print(f"Run folder: [bold]{run.path.resolve()}[/bold]")
         return results
+    except Preempted:
+        if rank_zero:
+            run.update(status="preempted", preempted=_now_step(run))
+        raise
     except BaseException as err:
         if rank_zero:
             run.fail(f"{type(err).__name__}: {err}")
         raise
+
+
+def _now_step(run: RunFolder) -> int | None:
+    return checkpoint.step(run.last_checkpoint) if run.last_checkpoint.is_file() else None
 
 
 def evaluate_splits(
@@ -120,7 +139,9 @@ def evaluate_splits(
             continue
         loader = parts.data.split_dataloader(split)
         method = trainer.validate if split == "validation" else trainer.test
-        (raw,) = method(parts.task, dataloaders=loader, ckpt_path=ckpt, verbose=False)
+        (raw,) = method(
+            parts.task, dataloaders=loader, ckpt_path=ckpt, verbose=False, weights_only=True
+        )
         out[split] = {k.split("/", 1)[1]: round(float(v), 6) for k, v in raw.items()}
     return out
 

@@ -9,6 +9,7 @@ import datasets
 import lightning as L
 from torch.utils.data import DataLoader
 
+from dlkit.data.loader import ResumableLoader
 from dlkit.errors import DataError
 
 
@@ -42,15 +43,22 @@ class PreparedData(L.LightningDataModule):
         return split in self.ready
 
     def split_dataloader(self, split: str, shuffle: bool = False) -> DataLoader:
+        """Shuffled (training) loaders are resumable mid-epoch on one process; under DDP,
+        Lightning swaps in its DistributedSampler and the loader resumes at epoch starts."""
         if split not in self.ready:
             raise DataError(
                 f"Data '{self.name}' has no '{split}' split: for labelled files set "
                 f"data.files.{split}=<file>; a corpus has train and validation only."
             )
-        return DataLoader(
+        distributed = self.trainer is not None and self.trainer.world_size > 1
+        if shuffle and not distributed:
+            loader, options = ResumableLoader, {}
+        else:
+            loader, options = DataLoader, {"shuffle": shuffle}
+        return loader(
             self.ready[split],
             batch_size=self.batch_size if shuffle else self.eval_batch_size,
-            shuffle=shuffle,
+            **options,
             collate_fn=self.collator(split),
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,

@@ -30,6 +30,7 @@ class RunFolder:
     checkpoints_dir = property(lambda self: self.path / "checkpoints")
     config_file = property(lambda self: self.path / "config.yaml")  # resolved; .hydra/ has the rest
     best_checkpoint = property(lambda self: self.checkpoints_dir / "best.ckpt")
+    last_checkpoint = property(lambda self: self.checkpoints_dir / "last.ckpt")  # resume from
 
     def read(self) -> dict[str, Any]:
         file = self.path / RUN_JSON
@@ -40,6 +41,13 @@ class RunFolder:
 
     def start(self, **fields: Any) -> None:
         self.update(status="running", started=_now(), **fields)
+
+    def resume(self, step: int, command: list[str]) -> None:
+        resumes = [
+            *self.read().get("resumed", []),
+            {"at": _now(), "step": step, "command": command},
+        ]
+        self.update(status="running", resumed=resumes, error=None)
 
     def finish(self, results: dict[str, Any]) -> None:
         write_json(self.path / "results.json", results)
