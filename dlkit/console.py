@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.tree import Tree
@@ -44,7 +45,8 @@ def metrics_table(title: str, metrics: Mapping[str, float]) -> None:
 
 
 def error(message: str) -> None:
-    errors.print(f"[bold red]error:[/bold red] {message}", highlight=False, soft_wrap=True)
+    """Messages hold [a,b] and [file://...]: text, not rich markup."""
+    errors.print(f"[bold red]error:[/bold red] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 def benchmark_table(results: Mapping[str, Mapping[str, float]]) -> None:

@@ -22,22 +22,42 @@ def config_dir() -> Path:
     raise FileNotFoundError(f"dlkit's configs/ folder is missing (looked beside {here}).")
 
 
-def run(fn: Callable[[DictConfig], object], argv: Sequence[str]) -> int:
-    """Run `fn(cfg)` under `@hydra.main`, which gives overrides, --cfg, -m and run folders."""
+def run(
+    fn: Callable[[DictConfig], object],
+    argv: Sequence[str],
+    prepare: Callable[[Sequence[str]], list[str]] | None = None,
+) -> int:
+    """Run `fn(cfg)` under `@hydra.main`, which gives overrides, --cfg, -m and run folders.
+    The command line is checked first, so a config mistake is one message and exit code 2
+    before torch is imported or a run folder made; `prepare` (which may compose the config
+    itself, as run_dir.prepare does) then rewrites argv for Hydra."""
     import hydra
+
+    from dlkit.commands.overrides import check
+
+    try:
+        check(argv)
+        argv = prepare(argv) if prepare else argv
+    except DlkitError as err:
+        return _report(err)
 
     @hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
     def _main(cfg: DictConfig) -> None:
         try:
             fn(cfg)
         except DlkitError as err:
-            if os.environ.get("DLKIT_DEBUG") == "1":
-                raise
-            from dlkit.console import error
-
-            error(str(err))
-            sys.exit(err.exit_code)
+            sys.exit(_report(err))
 
     sys.argv = [sys.argv[0], *argv]
     _main()
     return 0
+
+
+def _report(err: DlkitError) -> int:
+    """One paragraph on stderr and the error's exit code; the traceback with DLKIT_DEBUG=1."""
+    if os.environ.get("DLKIT_DEBUG") == "1":
+        raise err
+    from dlkit.console import error
+
+    error(str(err))
+    return err.exit_code

@@ -49,6 +49,7 @@ def build(
         architecture=OmegaConf.to_container(cfg.model.config, resolve=True),
         init_from=init_from,
         vocab_size=len(tokenizer),
+        trust_remote_code=bool(cfg.model.get("trust_remote_code", False)),
         special_ids={
             "pad_token_id": tokenizer.pad_token_id,
             "bos_token_id": tokenizer.bos_token_id,
@@ -77,10 +78,11 @@ def load_data(
 
 def _tokenizer(cfg: DictConfig, data, init_from: str | None) -> PreTrainedTokenizerBase:
     spec = cfg.model.tokenizer
+    remote_code = bool(cfg.model.get("trust_remote_code", False))
     if init_from:
-        return load_pretrained(init_from)
+        return load_pretrained(init_from, remote_code)
     if spec.name_or_path:
-        return load_pretrained(spec.name_or_path)
+        return load_pretrained(spec.name_or_path, remote_code)
     return train_tokenizer(
         spec.get("kind", "wordpiece"),
         data.train_texts(),

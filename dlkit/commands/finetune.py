@@ -7,7 +7,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from dlkit.commands import app, resume
+from dlkit.commands import app, run_dir
 from dlkit.errors import ConfigError
 
 
@@ -24,4 +24,4 @@ def finetune(cfg: DictConfig) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str]) -> int:
-    return app.run(finetune, resume.prepare(argv))
+    return app.run(finetune, argv, prepare=run_dir.prepare)

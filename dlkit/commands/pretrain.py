@@ -7,7 +7,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from dlkit.commands import app, resume
+from dlkit.commands import app, run_dir
 from dlkit.errors import ConfigError
 
 LM_HEADS = ("masked_lm", "causal_lm")
@@ -26,4 +26,4 @@ def pretrain(cfg: DictConfig) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str]) -> int:
-    return app.run(pretrain, resume.prepare(argv))
+    return app.run(pretrain, argv, prepare=run_dir.prepare)

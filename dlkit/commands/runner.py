@@ -87,7 +87,7 @@ def fit(cfg: DictConfig, command: str) -> dict[str, Any]:
         stops = [ResumeState(), Preemption(run.last_checkpoint), FiniteLoss()]
         trainer = build_trainer(cfg, run.path, [throughput, *stops])
         trainer.fit(parts.task, datamodule=parts.data, ckpt_path=resume_from, weights_only=True)
-        trainer.save_checkpoint(run.last_checkpoint)  # the final state, to continue from
+        trainer.save_checkpoint(run.last_checkpoint, weights_only=False)  # the final state
         best = _best_checkpoint(trainer)
         metrics = evaluate_splits(cfg, run.path, parts, ("validation", "test"), best)
         results = {

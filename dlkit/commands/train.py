@@ -7,7 +7,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from dlkit.commands import app, resume
+from dlkit.commands import app, run_dir
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
@@ -17,4 +17,4 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str]) -> int:
-    return app.run(train, resume.prepare(argv))
+    return app.run(train, argv, prepare=run_dir.prepare)

@@ -1,4 +1,9 @@
-"""Read csv, tsv, json, jsonl or parquet files into `datasets` splits, with clear errors."""
+"""Read csv, tsv, json, jsonl or parquet files into `datasets` splits, with clear errors.
+
+Text files are scanned before `datasets` reads them: its readers word bad content their own
+way (pandas: "Error tokenizing data. C error ..."), count rows rather than lines, and pad short
+rows without a word. The scan checks that every line is UTF-8 and every row has the header's
+shape, and records the line each row starts on, so that every message points at a line."""
 
 from __future__ import annotations
 
@@ -7,6 +12,8 @@ from pathlib import Path
 
 import datasets
 
+from dlkit.data.rows import TableFile
+from dlkit.data.scan import Scan, cleaned_copy
 from dlkit.errors import DataError
 
 # Each extension maps to a `datasets` builder and the reader options that keep every row as
@@ -37,16 +44,53 @@ def check_file(path: str | Path, what: str) -> Path:
     return path
 
 
-def load_split(path: Path, cache_dir: Path) -> datasets.Dataset:
-    """Load one file as a Dataset; `datasets` caches the Arrow conversion under cache_dir."""
+def load_split(path: Path, cache_dir: Path, skip: bool = False) -> TableFile:
+    """Scan, then load one file as a Dataset (`datasets` caches the Arrow conversion under
+    cache_dir). With `skip`, bad rows are left out of a cleaned copy of the file, counted."""
+    if path.suffix.lower() == ".parquet":
+        return TableFile(str(path), _load(path, path, cache_dir, None))
+    scan = Scan(path, skip)
+    scan.run()
+    readable = cleaned_copy(scan, cache_dir) if scan.drop else path
+    features = None
+    if scan.columns is not None:  # csv/tsv: every column is text, as written ("007" stays)
+        features = datasets.Features({c: datasets.Value("string") for c in scan.columns})
+    dataset = _load(readable, path, cache_dir, features)
+    if scan.lines is not None and len(dataset) != len(scan.lines):
+        raise DataError(
+            f"{path}: dlkit's check found {len(scan.lines)} rows but the reader found "
+            f"{len(dataset)}, so the file's layout is ambiguous. Re-save it with a standard "
+            "writer (csv.writer, DataFrame.to_csv, one json.dumps per line)."
+        )
+    return TableFile(str(path), dataset, scan.lines, scan.skipped)
+
+
+def _load(
+    readable: Path, path: Path, cache_dir: Path, features: datasets.Features | None
+) -> datasets.Dataset:
+    """`readable` is `path` or its cleaned copy; messages name `path`."""
     builder, options = _BUILDERS[path.suffix.lower()]
     try:
         dsd = datasets.load_dataset(
-            builder, data_files={"data": str(path)}, cache_dir=str(cache_dir), **options
+            builder,
+            data_files={"data": str(readable)},
+            cache_dir=str(cache_dir),
+            features=features,
+            **options,
         )
     except Exception as err:  # the builders raise many types; all mean "unreadable file"
-        raise DataError(f"Cannot read {path}: {err}. Check the file's format.") from err
+        raise DataError(
+            f"Cannot read {path}: {_root_cause(err)}. Check the file's format."
+        ) from err
     return dsd["data"]
+
+
+def _root_cause(err: BaseException) -> str:
+    """`datasets` wraps the reader's error in "An error occurred while generating the
+    dataset"; the one it wraps says what is wrong."""
+    while err.__cause__:
+        err = err.__cause__
+    return str(err) or type(err).__name__
 
 
 def load_hub(path: str, name: str | None, split: str, cache_dir: Path) -> datasets.Dataset:

@@ -33,6 +33,7 @@ def build_model(
     init_from: str | None,
     vocab_size: int,
     special_ids: dict[str, int | None],
+    trust_remote_code: bool = False,
     **head_kwargs: Any,
 ) -> PreTrainedModel:
     """`head_kwargs` (num_labels, id2label, ...) go into the model config; `special_ids`
@@ -41,7 +42,11 @@ def build_model(
     if init_from:
         try:
             model, info = auto.from_pretrained(
-                init_from, output_loading_info=True, ignore_mismatched_sizes=True, **head_kwargs
+                init_from,
+                output_loading_info=True,
+                ignore_mismatched_sizes=True,
+                trust_remote_code=trust_remote_code,  # a hub repo's own code runs only if asked
+                **head_kwargs,
             )
         except (OSError, ValueError) as err:
             raise ConfigError(

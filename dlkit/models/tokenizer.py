@@ -28,9 +28,9 @@ GPT_SPECIALS = {
 }
 
 
-def load_pretrained(name_or_path: str) -> PreTrainedTokenizerBase:
+def load_pretrained(name_or_path: str, trust_remote_code: bool = False) -> PreTrainedTokenizerBase:
     try:
-        return AutoTokenizer.from_pretrained(name_or_path)
+        return AutoTokenizer.from_pretrained(name_or_path, trust_remote_code=trust_remote_code)
     except (OSError, ValueError) as err:
         raise ConfigError(
             f"Cannot load a tokenizer from '{name_or_path}': {err}. Give a local folder with "

@@ -79,10 +79,10 @@ def resumable(run: RunFolder, cfg: DictConfig) -> Path:
         )
     saved = _flat(OmegaConf.to_container(OmegaConf.load(run.config_file), resolve=True))
     now = _flat(OmegaConf.to_container(cfg, resolve=True))
-    differ = [
+    differ = [  # settings added by a later dlkit (absent from the saved config) are not compared
         f"{key} ({saved.get(key)!r} -> {now.get(key)!r})"
-        for key in sorted(set(saved) | set(now))
-        if not key.startswith(_MAY_DIFFER) and saved.get(key) != now.get(key)
+        for key in sorted(saved)
+        if not key.startswith(_MAY_DIFFER) and saved[key] != now.get(key)
     ]
     if differ:
         raise ConfigError(

@@ -45,7 +45,7 @@ class Preemption(Callback):
         if not trainer.strategy.reduce_boolean_decision(self.received is not None, all=False):
             return
         name = signal.Signals(self.received or signal.SIGTERM).name
-        trainer.save_checkpoint(self.checkpoint)
+        trainer.save_checkpoint(self.checkpoint, weights_only=False)
         log.warning("%s received: saved %s at step %d", name, self.checkpoint, trainer.global_step)
         raise Preempted(
             f"Stopped by {name} at step {trainer.global_step}; checkpoint {self.checkpoint}. "
