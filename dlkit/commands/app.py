@@ -48,6 +48,8 @@ def run(
         except DlkitError as err:
             sys.exit(_report(err))
 
+    if _rank() > 0:  # one set of logs and configs per run: rank zero's
+        argv = [*argv, "hydra.output_subdir=null", "hydra/job_logging=stdout"]
     sys.argv = [sys.argv[0], *argv]
     _main()
     return 0
@@ -61,3 +63,11 @@ def _report(err: DlkitError) -> int:
 
     error(str(err))
     return err.exit_code
+
+
+def _rank() -> int:
+    """This process's rank as torchrun, srun or Lightning's own launcher set it."""
+    for name in ("RANK", "SLURM_PROCID", "LOCAL_RANK"):
+        if os.environ.get(name, "").isdigit():
+            return int(os.environ[name])
+    return 0

@@ -73,6 +73,9 @@ def fit(cfg: DictConfig, command: str) -> dict[str, Any]:
             )
     try:
         L.seed_everything(cfg.seed, workers=True, verbose=False)
+        throughput = Throughput()  # the Trainer first: a hardware mistake shows before data work
+        stops = [ResumeState(), Preemption(run.last_checkpoint), FiniteLoss()]
+        trainer = build_trainer(cfg, run.path, [throughput, *stops])
         parts = components.build(cfg)
         if resume_from:
             checkpoint.check_matches(resume_from, parts.task)
@@ -83,9 +86,14 @@ def fit(cfg: DictConfig, command: str) -> dict[str, Any]:
                 labels=parts.data.label_names,
                 init=getattr(parts.task.model, "dlkit_init", None),
             )
-        throughput = Throughput()
-        stops = [ResumeState(), Preemption(run.last_checkpoint), FiniteLoss()]
-        trainer = build_trainer(cfg, run.path, [throughput, *stops])
+        if rank_zero:
+            batch = _effective_batch(parts.data.batch_size, trainer)
+            console.console.print(
+                f"Effective batch size {batch['effective']} = {batch['per_device']} per device x "
+                f"{batch['devices']} devices x {batch['nodes']} nodes x {batch['accumulation']} "
+                "accumulated"
+            )
+            run.update(batch_size=batch)
         trainer.fit(parts.task, datamodule=parts.data, ckpt_path=resume_from, weights_only=True)
         trainer.save_checkpoint(run.last_checkpoint, weights_only=False)  # the final state
         best = _best_checkpoint(trainer)
@@ -117,6 +125,18 @@ def fit(cfg: DictConfig, command: str) -> dict[str, Any]:
         if rank_zero:
             run.fail(f"{type(err).__name__}: {err}")
         raise
+
+
+def _effective_batch(per_device: int, trainer: L.Trainer) -> dict[str, int]:
+    devices, nodes = trainer.num_devices, trainer.num_nodes
+    accumulation = trainer.accumulate_grad_batches
+    return {
+        "per_device": per_device,
+        "devices": devices,
+        "nodes": nodes,
+        "accumulation": accumulation,
+        "effective": per_device * devices * nodes * accumulation,
+    }
 
 
 def _now_step(run: RunFolder) -> int | None:

@@ -9,7 +9,7 @@ import datasets
 import lightning as L
 from torch.utils.data import DataLoader
 
-from dlkit.data.loader import ResumableLoader
+from dlkit.data.loader import ResumableLoader, Shard
 from dlkit.errors import DataError
 
 
@@ -43,20 +43,24 @@ class PreparedData(L.LightningDataModule):
         return split in self.ready
 
     def split_dataloader(self, split: str, shuffle: bool = False) -> DataLoader:
-        """Shuffled (training) loaders are resumable mid-epoch on one process; under DDP,
-        Lightning swaps in its DistributedSampler and the loader resumes at epoch starts."""
+        """Shuffled (training) loaders resume mid-epoch; under DDP each process gets its
+        share of the training order and a disjoint, unpadded part of an evaluation split."""
         if split not in self.ready:
             raise DataError(
                 f"Data '{self.name}' has no '{split}' split: for labelled files set "
                 f"data.files.{split}=<file>; a corpus has train and validation only."
             )
-        distributed = self.trainer is not None and self.trainer.world_size > 1
-        if shuffle and not distributed:
-            loader, options = ResumableLoader, {}
+        trainer = self.trainer
+        rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
+        data = self.ready[split]
+        if shuffle:
+            loader, options = ResumableLoader, {"rank": rank, "world": world}
+        elif world > 1:
+            loader, options = DataLoader, {"sampler": Shard(len(data), rank, world)}
         else:
-            loader, options = DataLoader, {"shuffle": shuffle}
+            loader, options = DataLoader, {}
         return loader(
-            self.ready[split],
+            data,
             batch_size=self.batch_size if shuffle else self.eval_batch_size,
             **options,
             collate_fn=self.collator(split),

@@ -1,8 +1,9 @@
-"""A training DataLoader that can stop mid-epoch and continue at the very next batch.
+"""DataLoaders that stop mid-epoch and continue at the very next batch, and that share data
+between processes so each example is seen exactly once.
 
-Lightning saves a loader's `state_dict` in every checkpoint and hands it back on resume; this
-one records the epoch's shuffling seed and how many batches it has handed out, so a resumed
-run sees exactly the batches the uninterrupted run would have seen."""
+Lightning saves a loader's `state_dict` in every checkpoint and hands it back on resume; the
+training loader records its shuffling seed, the epoch and how many batches it has handed out,
+so a resumed run sees exactly the batches the uninterrupted run would have seen."""
 
 from __future__ import annotations
 
@@ -14,33 +15,41 @@ from torch.utils.data import DataLoader, Sampler
 
 
 class _EpochShuffle(Sampler[int]):
-    """RandomSampler's order (a seed drawn from the global torch RNG at each epoch's start),
-    with the seed kept so a resumed epoch can replay it and skip what was already served."""
+    """One permutation per epoch, seeded with the run's seed + the epoch: the order depends on
+    nothing else (not on how much randomness model building or Lightning's DDP set-up used),
+    so every process has the same one, and process `rank` takes every `world`-th example of
+    it. The global batch of N processes is then the batch one process would have had with N
+    times the batch size."""
 
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.seed: int | None = None  # the current epoch's seed
-        self.skip = 0  # samples to skip once, on resume
+    def __init__(self, size: int, rank: int = 0, world: int = 1) -> None:
+        self.size, self.rank, self.world = size, rank, world
+        self.base: int | None = None
+        self.epoch = -1
+        self.skip = 0  # this process's samples to skip once, on resume
 
     def __iter__(self) -> Iterator[int]:
-        if self.seed is None or not self.skip:
-            self.seed = int(torch.empty((), dtype=torch.int64).random_().item())
+        if self.skip:
+            skip, self.skip = self.skip, 0
+        else:
+            skip, self.epoch = 0, self.epoch + 1
+        if self.base is None:
+            self.base = torch.initial_seed()  # the seed the runner set (seed_everything)
         generator = torch.Generator()
-        generator.manual_seed(self.seed)
+        generator.manual_seed(self.base + self.epoch)
         order = torch.randperm(self.size, generator=generator).tolist()
-        skip, self.skip = self.skip, 0
-        yield from order[skip:]
+        order += order[: len(self) * self.world - self.size]  # equal shares: repeat a few
+        yield from order[self.rank :: self.world][skip:]
 
     def __len__(self) -> int:
-        return self.size
+        return -(-self.size // self.world)
 
 
 class ResumableLoader(DataLoader):
-    """Shuffles like `DataLoader(shuffle=True)` and counts the batches it has yielded (not
-    the ones its workers prefetched), which is what Lightning's checkpoint needs."""
+    """Counts the batches it has yielded (not the ones its workers prefetched), which is
+    what Lightning's checkpoint needs."""
 
-    def __init__(self, dataset: Any, **options: Any) -> None:
-        super().__init__(dataset, sampler=_EpochShuffle(len(dataset)), **options)
+    def __init__(self, dataset: Any, rank: int = 0, world: int = 1, **options: Any) -> None:
+        super().__init__(dataset, sampler=_EpochShuffle(len(dataset), rank, world), **options)
         self.served = 0
 
     def __iter__(self) -> Iterator[Any]:
@@ -60,11 +69,26 @@ class ResumableLoader(DataLoader):
             yield batch
 
     def state_dict(self) -> dict[str, int | None]:
-        return {"seed": self.sampler.seed, "batches": self.served}
+        sampler: _EpochShuffle = self.sampler  # type: ignore[assignment]
+        return {"base": sampler.base, "epoch": sampler.epoch, "batches": self.served}
 
     def load_state_dict(self, state: dict[str, int | None]) -> None:
         """A checkpoint from the end of an epoch starts the next epoch afresh."""
+        sampler: _EpochShuffle = self.sampler  # type: ignore[assignment]
+        sampler.base, sampler.epoch = state["base"], int(state["epoch"] or 0)
         batches = int(state.get("batches") or 0)
         if 0 < batches < len(self):
-            self.sampler.seed = state["seed"]
-            self.sampler.skip = batches * self.batch_size
+            sampler.skip = batches * self.batch_size
+
+
+class Shard(Sampler[int]):
+    """Evaluation order split between processes without padding: every example once."""
+
+    def __init__(self, size: int, rank: int, world: int) -> None:
+        self.indices = range(rank, size, world)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)

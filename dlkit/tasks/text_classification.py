@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchmetrics import MetricCollection
+from torchmetrics import MeanMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from dlkit.tasks.base import OptimizerFactory, SchedulerFactory, Task
@@ -33,6 +33,9 @@ class TextClassificationTask(Task):
         self.metrics = nn.ModuleDict(
             {stage: metrics.clone(prefix=f"{stage}/") for stage in ("val", "test")}
         )
+        # Example-weighted and reduced once at the epoch's end: exact under DDP, where the
+        # processes may hold different numbers of batches.
+        self.losses = nn.ModuleDict({stage: MeanMetric() for stage in ("val", "test")})
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         inputs = {k: v for k, v in batch.items() if k != "labels"}
@@ -47,7 +50,8 @@ class TextClassificationTask(Task):
         logits = self(batch).float()
         labels = batch["labels"]
         size = len(labels)
-        self.log(f"{stage}/loss", F.cross_entropy(logits, labels), sync_dist=True, batch_size=size)
+        self.losses[stage].update(F.cross_entropy(logits, labels), weight=size)
+        self.log(f"{stage}/loss", self.losses[stage], batch_size=size)
         metrics = self.metrics[stage]
         metrics.update(logits, labels)
         self.log_dict(metrics, batch_size=size, prog_bar=stage == "val")

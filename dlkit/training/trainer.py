@@ -7,8 +7,11 @@ from pathlib import Path
 
 import lightning as L
 from hydra.utils import instantiate
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import Callback
 from omegaconf import DictConfig, OmegaConf
+
+from dlkit.errors import ConfigError
 
 
 def _instantiate_all(group: DictConfig | None) -> list:
@@ -32,10 +35,20 @@ def build_trainer(
     else:
         callbacks = _instantiate_all(cfg.callbacks)
         logger = _instantiate_all(cfg.logger) or False
-    return L.Trainer(
-        **options,
-        callbacks=[*callbacks, *extra_callbacks],
-        logger=logger,
-        default_root_dir=str(run_dir),
-        enable_progress_bar=bool(cfg.callbacks.get("progress")),
-    )
+    if isinstance(options.get("strategy"), dict):  # a strategy object built by a factory (fsdp)
+        options["strategy"] = instantiate(cfg.hardware.strategy)
+    try:
+        return L.Trainer(
+            **options,
+            # dlkit's datamodules shard data between processes themselves, without padding.
+            use_distributed_sampler=False,
+            callbacks=[*callbacks, *extra_callbacks],
+            logger=logger,
+            default_root_dir=str(run_dir),
+            enable_progress_bar=bool(cfg.callbacks.get("progress")),
+        )
+    except (MisconfigurationException, ValueError, RuntimeError) as err:
+        raise ConfigError(
+            f"The hardware profile cannot run here ({str(err).splitlines()[0]}). On a machine "
+            "without GPUs use hardware=cpu or hardware=ddp_cpu."
+        ) from err

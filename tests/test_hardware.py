@@ -1,0 +1,37 @@
+"""Hardware profiles: FSDP builds its strategy with the transformer blocks as wrap units,
+multi_node takes the node count from SLURM, and a GPU profile on a CPU machine is a clear
+usage error."""
+
+from __future__ import annotations
+
+from hydra.utils import instantiate
+from lightning.pytorch.strategies import FSDPStrategy
+from transformers.models.bert.modeling_bert import BertLayer
+from transformers.models.gpt2.modeling_gpt2 import GPT2Block
+
+from tests.conftest import compose_root
+from tests.test_cli import dlkit
+
+
+def test_fsdp_profile_builds_its_strategy() -> None:
+    cfg = compose_root(["hardware=fsdp"])
+    strategy = instantiate(cfg.hardware.strategy)
+    assert isinstance(strategy, FSDPStrategy)
+    assert set(strategy.kwargs["auto_wrap_policy"]._module_classes) == {BertLayer, GPT2Block}
+    assert strategy.sharding_strategy.name == "FULL_SHARD"
+    assert strategy._state_dict_type == "full"  # a file checkpoint: resume and model/ work
+
+
+def test_multi_node_reads_the_node_count_from_slurm(monkeypatch) -> None:
+    monkeypatch.setenv("SLURM_NNODES", "4")
+    assert compose_root(["hardware=multi_node"]).hardware.num_nodes == 4
+    monkeypatch.delenv("SLURM_NNODES")
+    assert compose_root(["hardware=multi_node"]).hardware.num_nodes == 1
+
+
+def test_gpu_profiles_on_a_cpu_machine_are_usage_errors(tmp_path) -> None:
+    for profile in ("fsdp", "gpu"):
+        result = dlkit("train", f"hardware={profile}", cwd=tmp_path)
+        assert result.returncode == 2, result.stderr[-2000:]
+        assert "hardware=cpu or hardware=ddp_cpu" in result.stderr
+        assert "Traceback" not in result.stderr
