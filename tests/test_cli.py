@@ -35,6 +35,21 @@ def test_help_lists_commands_without_heavy_imports() -> None:
     assert "HEAVY=\n" in out.stdout, out.stdout
 
 
+def test_cfg_job_prints_the_config_without_heavy_imports(tmp_path: Path) -> None:
+    code = (
+        "import sys\nfrom dlkit.cli import main\n"
+        "try:\n    main(['train', '+experiment=bert_cls', '--cfg', 'job'])\n"
+        "except SystemExit:\n    pass\n"
+        f"print('HEAVY=' + ','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path
+    )
+    assert "experiment_name: bert_cls" in out.stdout
+    assert "HEAVY=\n" in out.stdout, out.stdout
+    assert not (tmp_path / "runs").exists()
+
+
 def test_unknown_command_is_a_usage_error() -> None:
     result = dlkit("trian")
     assert result.returncode == 2 and "unknown command 'trian'" in result.stderr

@@ -35,6 +35,7 @@ class PreparedData(L.LightningDataModule):
         self.cache_dir = Path(cache_dir)
         self.ready: dict[str, datasets.Dataset] = {}
         self.label_names: list[str] = []  # empty for unlabelled data
+        self.group_by_length = False  # set by datamodules whose examples vary in length
 
     def collator(self, split: str) -> Any:
         raise NotImplementedError
@@ -54,7 +55,8 @@ class PreparedData(L.LightningDataModule):
         rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
         data = self.ready[split]
         if shuffle:
-            loader, options = ResumableLoader, {"rank": rank, "world": world}
+            lengths = [len(ids) for ids in data["input_ids"]] if self.group_by_length else None
+            loader, options = ResumableLoader, {"rank": rank, "world": world, "lengths": lengths}
         elif world > 1:
             loader, options = DataLoader, {"sampler": Shard(len(data), rank, world)}
         else:

@@ -44,6 +44,7 @@ class TextClassificationData(PreparedData):
         hub: dict[str, Any] | None = None,
         on_bad_row: str = "error",
         max_length: int = 128,
+        group_by_length: bool = False,
         batch_size: int = 32,
         eval_batch_size: int = 128,
         num_workers: int = 0,
@@ -54,6 +55,7 @@ class TextClassificationData(PreparedData):
         if on_bad_row not in POLICIES:
             raise ConfigError(f"data.on_bad_row={on_bad_row} is not one of {', '.join(POLICIES)}.")
         self.on_bad_row = on_bad_row
+        self.group_by_length = group_by_length
         self.files = {k: v for k, v in (files or {}).items() if v}
         self.hub = hub or {}
         self.text_columns = [c for c in (text_column, text_pair_column) if c]

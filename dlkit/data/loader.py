@@ -21,8 +21,11 @@ class _EpochShuffle(Sampler[int]):
     it. The global batch of N processes is then the batch one process would have had with N
     times the batch size."""
 
-    def __init__(self, size: int, rank: int = 0, world: int = 1) -> None:
+    def __init__(
+        self, size: int, rank: int = 0, world: int = 1, group: tuple[list[int], int] | None = None
+    ) -> None:
         self.size, self.rank, self.world = size, rank, world
+        self.group = group  # (lengths, global batch size): batch examples of similar length
         self.base: int | None = None
         self.epoch = -1
         self.skip = 0  # this process's samples to skip once, on resume
@@ -37,6 +40,8 @@ class _EpochShuffle(Sampler[int]):
         generator = torch.Generator()
         generator.manual_seed(self.base + self.epoch)
         order = torch.randperm(self.size, generator=generator).tolist()
+        if self.group:
+            order = _grouped(order, *self.group, generator)
         order += order[: len(self) * self.world - self.size]  # equal shares: repeat a few
         yield from order[self.rank :: self.world][skip:]
 
@@ -44,12 +49,38 @@ class _EpochShuffle(Sampler[int]):
         return -(-self.size // self.world)
 
 
+def _grouped(
+    order: list[int], lengths: list[int], batch: int, generator: torch.Generator
+) -> list[int]:
+    """Length-grouped batching: sort windows of 50 batches of the shuffled order by length,
+    cut them into batches, and shuffle the batches, so a batch pads little while batches
+    still come in random order (the longest first, to meet peak memory at once)."""
+    window = batch * 50
+    batches = []
+    for start in range(0, len(order), window):
+        chunk = sorted(order[start : start + window], key=lambda i: -lengths[i])
+        batches += [chunk[i : i + batch] for i in range(0, len(chunk), batch)]
+    longest = max(range(len(batches)), key=lambda b: lengths[batches[b][0]])
+    first = batches.pop(longest)
+    rest = [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+    return [i for b in [first, *rest] for i in b]
+
+
 class ResumableLoader(DataLoader):
     """Counts the batches it has yielded (not the ones its workers prefetched), which is
     what Lightning's checkpoint needs."""
 
-    def __init__(self, dataset: Any, rank: int = 0, world: int = 1, **options: Any) -> None:
-        super().__init__(dataset, sampler=_EpochShuffle(len(dataset), rank, world), **options)
+    def __init__(
+        self,
+        dataset: Any,
+        rank: int = 0,
+        world: int = 1,
+        lengths: list[int] | None = None,
+        **options: Any,
+    ) -> None:
+        group = (lengths, options["batch_size"] * world) if lengths else None
+        sampler = _EpochShuffle(len(dataset), rank, world, group)
+        super().__init__(dataset, sampler=sampler, **options)
         self.served = 0
 
     def __iter__(self) -> Iterator[Any]:
