@@ -120,3 +120,18 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(reference) -> 
     saved = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert saved["global_step"] < int(state["error"].split("at step ")[1].split()[0])
     assert all(torch.isfinite(t).all() for t in saved["state_dict"].values())
+
+
+def test_two_processes_killed_then_resumed_match_uninterrupted(reference) -> None:
+    """Each process's data share, position and dropout generator come back (dropout is on)."""
+    work, overrides = reference
+    ddp = [*[o for o in overrides if not o.startswith("data.batch_size")], "data.batch_size=8"]
+    ddp += ["hardware=ddp_cpu"]
+    whole = _dlkit(*ddp, f"hydra.run.dir={work / 'ddp_reference'}", cwd=work)
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    run = work / "ddp_killed"
+    killed = _dlkit(*ddp, *_signal_at(12), f"hydra.run.dir={run}", cwd=work)
+    assert killed.returncode != 0
+    resumed = _dlkit(*ddp, f"resume={run}", cwd=work)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    _assert_same(run, work / "ddp_reference")

@@ -24,10 +24,15 @@ class ResumeState(Callback):
         self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
     ) -> None:
         name, keys, position, has_gauss, gauss = np.random.get_state()
+        torch_state = torch.get_rng_state()
         checkpoint["dlkit_rng"] = {  # plain values and tensors: loadable with weights_only
             "python": random.getstate(),
             "numpy": [name, torch.from_numpy(keys.astype(np.int64)), position, has_gauss, gauss],
-            "torch": torch.get_rng_state(),
+            "torch": torch_state,
+            # Each process draws its own dropout masks: keep every process's generator.
+            "torch_per_rank": trainer.strategy.all_gather(torch_state.long()).reshape(
+                trainer.world_size, -1
+            ),
         }
         checkpoint["dlkit_metrics"] = _csv_rows(trainer)
 
@@ -49,7 +54,11 @@ class ResumeState(Callback):
             random.setstate(rng["python"])
             name, keys, position, has_gauss, gauss = rng["numpy"]
             np.random.set_state((name, keys.numpy().astype(np.uint32), position, has_gauss, gauss))
-            torch.set_rng_state(rng["torch"])
+            per_rank = rng.get("torch_per_rank")
+            if per_rank is not None and len(per_rank) == trainer.world_size:
+                torch.set_rng_state(per_rank[trainer.global_rank].to(torch.uint8))
+            else:
+                torch.set_rng_state(rng["torch"])
         writer = _csv_writer(trainer)
         if writer is not None and checkpoint.get("dlkit_metrics"):
             rows = checkpoint["dlkit_metrics"]
