@@ -54,11 +54,14 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
 
         checkpoint.check_matches(ckpt, parts.task)
     metrics = evaluate_splits(saved, run.path, parts, (split,), str(ckpt) if ckpt else None)[split]
-    name = Path(eval_file).stem if eval_file else split
-    source = parts.data.files_used().get(split, parts.data.name)
-    out = run.write_eval(name, {"split": split, "source": source, **metrics})
-    console.metrics_table(f"{name} metrics", metrics)
-    console.console.print(f"Written: {out}")
+    from lightning.fabric.utilities.rank_zero import rank_zero_only
+
+    if rank_zero_only.rank == 0:  # under DDP every process has the reduced metrics
+        name = Path(eval_file).stem if eval_file else split
+        source = parts.data.files_used().get(split, parts.data.name)
+        out = run.write_eval(name, {"split": split, "source": source, **metrics})
+        console.metrics_table(f"{name} metrics", metrics)
+        console.console.print(f"Written: {out}")
     return metrics
 
 
