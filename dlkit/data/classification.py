@@ -180,7 +180,7 @@ class TextClassificationData(PreparedData):
 
     def train_texts(self) -> Iterator[str]:
         for column in self.text_columns:
-            yield from self.raw["train"][column]
+            yield from _values(self.raw["train"], column)
 
     def describe(self) -> dict[str, dict[str, Any]]:
         """Rows per split; under skip also how many were dropped, and the first five."""
