@@ -75,6 +75,10 @@ def test_pickled_code_in_a_checkpoint_is_never_run(tmp_path: Path) -> None:
     assert not marker.exists()
 
 
+def _weights(run: Path) -> dict[str, torch.Tensor]:
+    return checkpoint.load(run / "checkpoints" / "best.ckpt")["state_dict"]
+
+
 def test_checkpoint_of_another_task_is_refused(trained) -> None:
     run, _ = trained
     config = BertConfig(
@@ -88,10 +92,10 @@ def test_checkpoint_of_another_task_is_refused(trained) -> None:
     other = torch.nn.Module()
     other.model = AutoModelForMaskedLM.from_config(config)  # same encoder, masked-LM head
     with pytest.raises(RunFolderError, match="belong to another model or task head"):
-        checkpoint.check_matches(run / "checkpoints" / "best.ckpt", other)
+        checkpoint.check_matches(_weights(run), other, run / "checkpoints" / "best.ckpt")
     bigger = torch.nn.Module()
     bigger.model = AutoModelForMaskedLM.from_config(
         BertConfig(**{**config.to_dict(), "hidden_size": 64})
     )
     with pytest.raises(RunFolderError, match="other shapes"):
-        checkpoint.check_matches(run / "checkpoints" / "best.ckpt", bigger)
+        checkpoint.check_matches(_weights(run), bigger, run / "checkpoints" / "best.ckpt")

@@ -22,6 +22,17 @@ def config_dir() -> Path:
     raise FileNotFoundError(f"dlkit's configs/ folder is missing (looked beside {here}).")
 
 
+def in_place(quiet: bool = False) -> list[str]:
+    """Hydra overrides for commands that work on an existing run (evaluate, export, predict):
+    no run folder and no .hydra/ of their own; `quiet` keeps stdout free for their output."""
+    logs = (
+        ["hydra/job_logging=disabled", "hydra/hydra_logging=disabled"]
+        if quiet
+        else ["hydra/job_logging=stdout"]
+    )
+    return ["hydra.output_subdir=null", "hydra.run.dir=.", *logs]
+
+
 def run(
     fn: Callable[[DictConfig], object],
     argv: Sequence[str],

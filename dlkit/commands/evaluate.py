@@ -12,9 +12,6 @@ from dlkit.commands.trained import run_config
 from dlkit.errors import ConfigError, RunFolderError
 from dlkit.runs.folder import open_run
 
-# Evaluation writes into the run it evaluates, so Hydra makes no folder of its own.
-_HYDRA_QUIET = ["hydra.output_subdir=null", "hydra.run.dir=.", "hydra/job_logging=stdout"]
-
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     if not cfg.get("run") and not cfg.get("ckpt"):
@@ -52,7 +49,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     if ckpt is not None:
         from dlkit.runs import checkpoint
 
-        checkpoint.check_matches(ckpt, parts.task)
+        checkpoint.check_matches(checkpoint.load(ckpt)["state_dict"], parts.task, ckpt)
     metrics = evaluate_splits(saved, run.path, parts, (split,), str(ckpt) if ckpt else None)[split]
     from lightning.fabric.utilities.rank_zero import rank_zero_only
 
@@ -66,4 +63,4 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
 
 
 def main(argv: Sequence[str]) -> int:
-    return app.run(evaluate, [*_HYDRA_QUIET, *argv])
+    return app.run(evaluate, [*app.in_place(), *argv])

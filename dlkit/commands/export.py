@@ -22,7 +22,6 @@ SUPPORTED = {
     "masked_lm": {"hf", "onnx", "torchscript"},
     "causal_lm": {"hf", "onnx", "torchscript"},
 }
-_HYDRA_QUIET = ["hydra.output_subdir=null", "hydra.run.dir=.", "hydra/job_logging=stdout"]
 
 
 def export_name(cfg: DictConfig) -> str:
@@ -158,7 +157,7 @@ def _write(cfg, model, tokenizer, inputs, batches, folder: Path) -> dict:
 
 def _sizes(fp32: Path, int8: Path) -> dict[str, int]:
     """Sizes of both files (with ONNX's external weights), then the fp32 one is removed."""
-    side = [p for p in fp32.parent.glob(fp32.name + "*")]
+    side = list(fp32.parent.glob(fp32.name + "*"))
     before = sum(p.stat().st_size for p in side)
     for p in side:
         p.unlink()
@@ -262,4 +261,4 @@ def _benchmark(cfg, run, model, inputs, rows, collate) -> None:
 
 
 def main(argv: Sequence[str]) -> int:
-    return app.run(export, [*_HYDRA_QUIET, *argv])
+    return app.run(export, [*app.in_place(), *argv])

@@ -19,13 +19,6 @@ from dlkit.data.stream import TextStream
 from dlkit.errors import ConfigError, RunFolderError
 from dlkit.runs.folder import open_run
 
-_HYDRA_QUIET = [
-    "hydra.output_subdir=null",
-    "hydra.run.dir=.",
-    "hydra/job_logging=disabled",
-    "hydra/hydra_logging=disabled",
-]
-
 
 def describe_source(path: Path) -> tuple[Path, dict]:
     """The model folder to load and what predict needs to know of it (format, task head, text
@@ -196,4 +189,4 @@ def _output(path: str | None) -> Iterator[IO[str]]:
 
 
 def main(argv: Sequence[str]) -> int:
-    return app.run(predict, [*_HYDRA_QUIET, *argv])
+    return app.run(predict, [*app.in_place(quiet=True), *argv])

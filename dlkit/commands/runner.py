@@ -55,13 +55,13 @@ def fit(cfg: DictConfig, command: str) -> dict[str, Any]:
     started = time.perf_counter()
     tame_lightning_logs()
     run = RunFolder(cfg.paths.output_dir)
-    resume_from = checkpoint.resumable(run, cfg) if cfg.get("resume") else None
+    resume_from, saved = checkpoint.resumable(run, cfg) if cfg.get("resume") else (None, {})
     rank_zero = rank_zero_only.rank == 0
     if rank_zero:
         check_writable(run.path)
         console.config_tree(cfg)
         if resume_from:
-            run.resume(step=checkpoint.step(resume_from), command=command_line(command))
+            run.resume(step=int(saved["global_step"]), command=command_line(command))
         else:
             run.config_file.write_text(OmegaConf.to_yaml(cfg, resolve=True))
             run.start(
@@ -78,7 +78,7 @@ def fit(cfg: DictConfig, command: str) -> dict[str, Any]:
         trainer = build_trainer(cfg, run.path, [throughput, *stops])
         parts = components.build(cfg)
         if resume_from:
-            checkpoint.check_matches(resume_from, parts.task)
+            checkpoint.check_matches(saved["state_dict"], parts.task, resume_from)
         if rank_zero:
             run.update(
                 data_files=provenance.data_files(parts.data.files_used()),
@@ -119,7 +119,7 @@ def fit(cfg: DictConfig, command: str) -> dict[str, Any]:
         return results
     except Preempted:
         if rank_zero:
-            run.update(status="preempted", preempted=_now_step(run))
+            run.update(status="preempted", preempted=_saved_step(run))
         raise
     except BaseException as err:
         if rank_zero:
@@ -139,7 +139,7 @@ def _effective_batch(per_device: int, trainer: L.Trainer) -> dict[str, int]:
     }
 
 
-def _now_step(run: RunFolder) -> int | None:
+def _saved_step(run: RunFolder) -> int | None:
     return checkpoint.step(run.last_checkpoint) if run.last_checkpoint.is_file() else None
 
 

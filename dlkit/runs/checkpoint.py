@@ -36,10 +36,10 @@ def step(path: Path) -> int:
     return int(load(path).get("global_step", 0))
 
 
-def check_matches(path: Path, module: torch.nn.Module) -> None:
-    """Same tensor names and shapes as the model built from the config, or a message saying
-    what differs (another model size, another task head)."""
-    saved = load(path)["state_dict"]
+def check_matches(saved: dict[str, torch.Tensor], module: torch.nn.Module, path: Path) -> None:
+    """The checkpoint's weights (`saved`, read from `path`) have the tensor names and shapes of
+    the model built from the config, or a message says what differs (another model size,
+    another task head)."""
     expected = module.state_dict()
     missing = sorted(set(expected) - set(saved))
     unexpected = sorted(set(saved) - set(expected))
@@ -64,8 +64,9 @@ def check_matches(path: Path, module: torch.nn.Module) -> None:
         )
 
 
-def resumable(run: RunFolder, cfg: DictConfig) -> Path:
-    """checkpoints/last.ckpt of a run whose saved config matches this one."""
+def resumable(run: RunFolder, cfg: DictConfig) -> tuple[Path, dict[str, Any]]:
+    """checkpoints/last.ckpt of a run whose saved config matches this one, and its content
+    (read once: the step for run.json, the weights for `check_matches`)."""
     if not run.config_file.is_file():
         raise RunFolderError(
             f"resume: {run.path} is not a dlkit run folder (no config.yaml). Pass "
@@ -90,7 +91,7 @@ def resumable(run: RunFolder, cfg: DictConfig) -> Path:
             f"{'; '.join(differ[:5])}{' ...' if len(differ) > 5 else ''}. Drop those overrides, "
             "or start a new run."
         )
-    return last
+    return last, load(last)
 
 
 def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
