@@ -12,7 +12,7 @@ ARGS ?=
 RUN ?= runs/bert_cls/latest
 
 .DEFAULT_GOAL := help
-.PHONY: help install train train-lstm pretrain finetune-pretrained pretrain-gpt export predict test test-all lint format clean
+.PHONY: help install train train-lstm pretrain finetune-pretrained pretrain-gpt export predict bench test test-all lint format clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-20s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -53,6 +53,9 @@ export: install ## Verified hf, torchscript(-int8) and onnx(-int8) exports of RU
 
 predict: install ## Predictions of RUN for SST-2's test.tsv, into predictions.jsonl
 	$(BIN)/dlkit predict run=$(RUN) input=$(DLKIT_DATA_DIR)/sst2/test.tsv output=predictions.jsonl $(ARGS)
+
+bench: install ## dlkit vs a plain PyTorch loop vs transformers' Trainer, interleaved: bench/results.json and .md (about 12 minutes)
+	$(BIN)/python scripts/bench/run.py --data-dir $(DLKIT_DATA_DIR) $(ARGS)
 
 test: install ## The default test suite (no slow tests)
 	$(BIN)/pytest -q

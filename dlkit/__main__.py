@@ -1,5 +1,3 @@
-import sys
+from dlkit.cli import entry
 
-from dlkit.cli import main
-
-sys.exit(main())
+entry()

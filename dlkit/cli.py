@@ -5,9 +5,11 @@ Only the standard library is imported here, so `dlkit --help` answers at once.
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import os
 import sys
+import threading
 
 COMMANDS = {
     "train": "train whatever the experiment declares (e.g. +experiment=bert_cls)",
@@ -55,5 +57,20 @@ def main(argv: list[str] | None = None) -> int:
     return module.main(rest)
 
 
+def entry() -> None:
+    """The `dlkit` program: main(), then leave without the interpreter's teardown, which frees
+    every module, tensor and Arrow map one by one (0.6 to 0.9 s after a training run) where the
+    OS reclaims the whole process at once. What teardown would still do for us is done first:
+    other threads finish, atexit handlers run (log files, DataLoader workers), streams flush."""
+    code = main()
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -50,6 +50,24 @@ def test_cfg_job_prints_the_config_without_heavy_imports(tmp_path: Path) -> None
     assert not (tmp_path / "runs").exists()
 
 
+def test_the_program_exits_after_threads_and_atexit_handlers_with_mains_code() -> None:
+    """`dlkit` skips the interpreter's teardown, but nothing that teardown would do is lost."""
+    code = (
+        "import atexit, threading, time\n"
+        "from dlkit import cli\n"
+        "atexit.register(lambda: print('atexit handler ran'))\n"
+        "def late():\n    time.sleep(0.2)\n    print('thread finished')\n"
+        "def fake_main():\n    threading.Thread(target=late).start()\n"
+        "    print('main done')\n    return 3\n"
+        "cli.main = fake_main\n"
+        "cli.entry()\n"
+        "print('not reached')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 3, out.stderr
+    assert out.stdout.splitlines() == ["main done", "thread finished", "atexit handler ran"]
+
+
 def test_unknown_command_is_a_usage_error() -> None:
     result = dlkit("trian")
     assert result.returncode == 2 and "unknown command 'trian'" in result.stderr

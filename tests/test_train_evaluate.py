@@ -101,6 +101,18 @@ def test_finetune_from_run_folder_loads_its_weights(trained, tiny_data, tmp_path
     assert torch.allclose(tuned.state_dict()[embeddings], model.state_dict()[embeddings], atol=1e-2)
 
 
+def test_a_pretrained_model_trains_with_dropout_on(trained, tiny_data, tmp_path) -> None:
+    """from_pretrained returns a model in eval mode, and Lightning keeps submodule modes."""
+    from dlkit.commands.components import build
+
+    run_dir, _ = trained
+    cfg = compose_root(
+        [*tiny_overrides(tiny_data, tmp_path), f"model.init_from={run_dir}", "paths.output_dir=."]
+    )
+    model = build(cfg, splits=("train",)).task.model
+    assert all(module.training for module in model.modules())
+
+
 def test_evaluate_from_a_checkpoint_file(trained) -> None:
     run_dir, results = trained
     cfg = compose_root([f"ckpt={run_dir / 'checkpoints' / 'best.ckpt'}", "paths.output_dir=."])

@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import datasets
-from transformers import DataCollatorWithPadding, PreTrainedTokenizerBase
+from transformers import PreTrainedTokenizerBase
 
 from dlkit.data import fingerprint
 from dlkit.data.base import PreparedData
+from dlkit.data.collate import PadBatch
 from dlkit.data.files import check_file, load_hub, load_split
 from dlkit.data.rows import BadRow, TableFile, every_row_bad
 from dlkit.errors import ConfigError, DataError
@@ -64,7 +65,7 @@ class TextClassificationData(PreparedData):
         self.raw: dict[str, datasets.Dataset] = {}
         self.sources: dict[str, str] = {}
         self.skipped: dict[str, list[BadRow]] = {}
-        self.collate: DataCollatorWithPadding | None = None
+        self.collate: PadBatch | None = None
 
     # -- loading -------------------------------------------------------------------------
     def load(self, splits: tuple[str, ...] = SPLITS, label_names: list[str] | None = None) -> None:
@@ -230,9 +231,9 @@ class TextClassificationData(PreparedData):
                 load_from_cache_file=True,
                 desc=f"Tokenizing {split}",
             )
-        self.collate = DataCollatorWithPadding(tokenizer, return_tensors="pt")
+        self.collate = PadBatch(tokenizer)
 
-    def collator(self, split: str) -> DataCollatorWithPadding:
+    def collator(self, split: str) -> PadBatch:
         return self.collate
 
 

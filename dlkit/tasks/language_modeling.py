@@ -35,7 +35,7 @@ class LanguageModelingTask(Task):
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss = self.model(**batch).loss
-        self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["input_ids"]))
+        self.log_train_loss(loss, len(batch["input_ids"]))
         return loss
 
     def _eval_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:

@@ -43,7 +43,7 @@ class TextClassificationTask(Task):
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss = F.cross_entropy(self(batch).float(), batch["labels"])
-        self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["labels"]))
+        self.log_train_loss(loss, len(batch["labels"]))
         return loss
 
     def _eval_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:
