@@ -55,7 +55,12 @@ class PlainProgress(ProgressBar):
         print(f"validation at step {trainer.global_step}: {shown}", flush=True)
 
 
-def progress_bar(every_n_steps: int = 50, rich: bool | None = None) -> Callback:
-    """`rich=None` decides by whether stdout is a terminal."""
+def progress_bar(
+    every_n_steps: int = 50, rich: bool | None = None, refresh_rate: int = 10
+) -> Callback:
+    """`rich=None` decides by whether stdout is a terminal. The rich bar redraws every
+    `refresh_rate` steps: redrawing every step cost a small model 5 to 10% of its speed."""
     use_rich = sys.stdout.isatty() if rich is None else rich
-    return RichProgressBar(leave=True) if use_rich else PlainProgress(every_n_steps)
+    if use_rich:
+        return RichProgressBar(refresh_rate=refresh_rate, leave=True)
+    return PlainProgress(every_n_steps)
