@@ -54,7 +54,7 @@ export: install ## Verified hf, torchscript(-int8) and onnx(-int8) exports of RU
 predict: install ## Predictions of RUN for SST-2's test.tsv, into predictions.jsonl
 	$(BIN)/dlkit predict run=$(RUN) input=$(DLKIT_DATA_DIR)/sst2/test.tsv output=predictions.jsonl $(ARGS)
 
-bench: install ## dlkit vs a plain PyTorch loop vs transformers' Trainer, interleaved: bench/results.json and .md (about 12 minutes)
+bench: install ## dlkit vs a plain PyTorch loop vs transformers' Trainer, interleaved: bench/results.json and .md (about 10 minutes)
 	$(BIN)/python scripts/bench/run.py --data-dir $(DLKIT_DATA_DIR) $(ARGS)
 
 test: install ## The default test suite (no slow tests)

@@ -11,7 +11,7 @@ from transformers import PreTrainedTokenizerBase
 
 class PadBatch:
     """Pads to the batch's longest row exactly as `DataCollatorWithPadding` does for these
-    columns, with one tensor built per column instead of per row: 0.4 -> 0.1 ms a batch of
+    columns, with one tensor built per column instead of per row: 0.35 -> 0.085 ms a batch of
     32, which is 1-2% of a small model's step on CPU."""
 
     def __init__(self, tokenizer: PreTrainedTokenizerBase) -> None:
