@@ -39,7 +39,8 @@ class Task(L.LightningModule):
     def log_train_loss(self, loss: torch.Tensor, batch_size: int) -> None:
         """Only on the steps the logger writes (every trainer.log_every_n_steps; the progress
         display shows that value): a `self.log` costs about 0.25 ms, a step's worth of
-        overhead that a plain PyTorch loop does not pay."""
+        overhead that a plain PyTorch loop does not pay. `should_update_logs` is the logger
+        connector's own rule (private in Lightning, which pyproject pins to 2.6.x)."""
         if self._trainer is None or self.trainer._logger_connector.should_update_logs:
             self.log("train/loss", loss, prog_bar=True, batch_size=batch_size)
 
