@@ -36,19 +36,19 @@ def in_place(quiet: bool = False) -> list[str]:
 def run(
     fn: Callable[[DictConfig], object],
     argv: Sequence[str],
-    prepare: Callable[[Sequence[str]], list[str]] | None = None,
+    prepare: Callable[[Sequence[str], DictConfig | None], list[str]] | None = None,
 ) -> int:
     """Run `fn(cfg)` under `@hydra.main`, which gives overrides, --cfg, -m and run folders.
     The command line is checked first, so a config mistake is one message and exit code 2
-    before torch is imported or a run folder made; `prepare` (which may compose the config
-    itself, as run_dir.prepare does) then rewrites argv for Hydra."""
+    before torch is imported or a run folder made; `prepare` (run_dir.prepare) then rewrites
+    argv for Hydra, given the config the check composed."""
     import hydra
 
     from dlkit.commands.overrides import check
 
     try:
-        check(argv)
-        argv = prepare(argv) if prepare else argv
+        composed = check(argv)
+        argv = prepare(argv, composed) if prepare else argv
     except DlkitError as err:
         return _report(err)
 

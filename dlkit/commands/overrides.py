@@ -40,12 +40,14 @@ _ANY_TYPE = {"hardware.devices", "trainer.deterministic"}
 _LISTED = 12  # names shown in one message before "and N more"
 
 
-def check(argv: Sequence[str]) -> None:
+def check(argv: Sequence[str]) -> DictConfig | None:
     """Raise ConfigError where Hydra would reject argv's overrides, or where the job would
-    start with a setting of the wrong type or without a required (`???`) value."""
+    start with a setting of the wrong type or without a required (`???`) value. Returns the
+    composed config with its `hydra` node (None for a command line that is Hydra's alone), so
+    that what runs before Hydra (the run folder's checks) need not compose it again."""
     split = _split(argv)
     if split is None:
-        return
+        return None
     lines, multirun, print_only = split
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         try:
@@ -63,6 +65,7 @@ def check(argv: Sequence[str]) -> None:
             f"No value for {_listing(missing)} (??? in the config). Set it on the command "
             f"line, e.g. {missing[0]}=<value>."
         )
+    return cfg
 
 
 def _split(argv: Sequence[str]) -> tuple[list[str], bool, bool] | None:
@@ -127,7 +130,7 @@ def _compose(lines: list[str], multirun: bool) -> DictConfig:
     values = [entry for entry in entries if entry[1] is None or entry[1] in settings]
     if values:
         _check_settings(compose("config", overrides=chosen, return_hydra_config=True), values)
-    return compose("config", overrides=composed)
+    return compose("config", overrides=composed, return_hydra_config=True)
 
 
 def _entry(override: Override, multirun: bool) -> Entry:
@@ -257,9 +260,11 @@ def _unknown_option(line: str, group: str, name: str, options: Sequence[str]) ->
 
 def _missing(node: DictConfig | ListConfig, path: str) -> Iterator[str]:
     """Dotted keys whose value is `???`; interpolations are not resolved (some need Hydra's
-    runtime, which exists only once the job runs)."""
+    runtime, which exists only once the job runs), and Hydra's own node is Hydra's to fill."""
     keys = range(len(node)) if isinstance(node, ListConfig) else node.keys()
     for key in keys:
+        if not path and key == "hydra":
+            continue
         full = f"{path}.{key}" if path else str(key)
         if OmegaConf.is_missing(node, key):
             yield full

@@ -17,16 +17,18 @@ _NO_RUN_DIR = ("--cfg", "-c", "--info", "--help", "-h", "--hydra-help")
 _OTHER_CONFIG = ("-cp", "-cn", "-cd", "--config-path", "--config-name", "--config-dir")
 
 
-def prepare(argv: Sequence[str]) -> list[str]:
+def prepare(argv: Sequence[str], cfg: DictConfig | None = None) -> list[str]:
     """argv with `hydra.run.dir` set to the run to continue (`resume=auto` with nothing to
-    continue becomes a fresh run, so a requeued job can always pass it)."""
+    continue becomes a fresh run, so a requeued job can always pass it). `cfg` is argv's
+    config with its `hydra` node, as the command-line check composed it (else composed here)."""
     argv = list(argv)
     if any(a.split("=", 1)[0] in (*_NO_RUN_DIR, *_OTHER_CONFIG) for a in argv):
         return argv  # prints and exits (no run folder), or a config dlkit does not know
     value = next((a.split("=", 1)[1] for a in argv if a.startswith("resume=")), None)
     folder: Path | None = None
     if value == "auto":
-        folder = _newest_unfinished(_experiment_dir(_compose(argv)))
+        cfg = cfg if cfg is not None else _compose(argv)
+        folder = _newest_unfinished(Path(cfg.paths.run_root) / str(cfg.experiment_name))
         if folder is None:
             from dlkit import console
 
@@ -43,24 +45,19 @@ def prepare(argv: Sequence[str]) -> list[str]:
         kept = [a for a in argv if not a.startswith(("resume=", "hydra.run.dir="))]
         # The run's .hydra/ keeps the command that started it.
         return [*kept, f"hydra.run.dir={folder}", "hydra.output_subdir=null", f"resume={folder}"]
-    _check_creatable(argv)
+    if "-m" not in argv and "--multirun" not in argv:  # sweeps compose per job: Hydra's
+        _check_creatable(cfg if cfg is not None else _compose(argv))
     return argv
 
 
-def _compose(argv: Sequence[str], hydra: bool = False) -> DictConfig:
+def _compose(argv: Sequence[str]) -> DictConfig:
     from hydra import compose, initialize_config_dir
 
     from dlkit.commands.app import config_dir
 
     overrides = [a for a in argv if not a.startswith(("-", "resume="))]
-    if not hydra:
-        overrides = [a for a in overrides if not a.startswith("hydra.")]
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        return compose("config", overrides=overrides, return_hydra_config=hydra)
-
-
-def _experiment_dir(cfg: DictConfig) -> Path:
-    return Path(cfg.paths.run_root) / str(cfg.experiment_name)
+        return compose("config", overrides=overrides, return_hydra_config=True)
 
 
 def _newest_unfinished(experiment: Path) -> Path | None:
@@ -73,12 +70,9 @@ def _newest_unfinished(experiment: Path) -> Path | None:
     return max(candidates)[1] if candidates else None
 
 
-def _check_creatable(argv: Sequence[str]) -> None:
-    """Hydra would fail on the folder with a traceback; say which setting to change.
-    (Multirun sweeps compose per job, so they are left to Hydra.)"""
-    if "-m" in argv or "--multirun" in argv:
-        return
-    target = Path(str(_compose(argv, hydra=True).hydra.run.dir)).expanduser()
+def _check_creatable(cfg: DictConfig) -> None:
+    """Hydra would fail on the folder with a traceback; say which setting to change."""
+    target = Path(str(cfg.hydra.run.dir)).expanduser()
     existing = next(p for p in (target, *target.parents) if p.exists())
     if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
         what = "is not a folder" if not existing.is_dir() else "is not writable"

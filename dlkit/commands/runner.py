@@ -80,20 +80,19 @@ def fit(cfg: DictConfig, command: str) -> dict[str, Any]:
         if resume_from:
             checkpoint.check_matches(saved["state_dict"], parts.task, resume_from)
         if rank_zero:
-            run.update(
-                data_files=provenance.data_files(parts.data.files_used()),
-                data=parts.data.describe(),
-                labels=parts.data.label_names,
-                init=getattr(parts.task.model, "dlkit_init", None),
-            )
-        if rank_zero:
             batch = _effective_batch(parts.data.batch_size, trainer)
             console.console.print(
                 f"Effective batch size {batch['effective']} = {batch['per_device']} per device x "
                 f"{batch['devices']} devices x {batch['nodes']} nodes x {batch['accumulation']} "
                 "accumulated"
             )
-            run.update(batch_size=batch)
+            run.update(
+                data_files=provenance.data_files(parts.data.files_used()),
+                data=parts.data.describe(),
+                labels=parts.data.label_names,
+                init=getattr(parts.task.model, "dlkit_init", None),
+                batch_size=batch,
+            )
         trainer.fit(parts.task, datamodule=parts.data, ckpt_path=resume_from, weights_only=True)
         trainer.save_checkpoint(run.last_checkpoint, weights_only=False)  # the final state
         best = _best_checkpoint(trainer)
