@@ -12,6 +12,7 @@ from lightning.pytorch.callbacks import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from dlkit.errors import ConfigError
+from dlkit.training.hooks import skip_unimplemented_hooks
 
 
 def _instantiate_all(group: DictConfig | None) -> list:
@@ -26,6 +27,7 @@ def build_trainer(
 ) -> L.Trainer:
     """`evaluation=True` gives a Trainer for the final metrics: no logger or checkpoints, and
     `eval_precision` so the reported numbers match what the exported model computes."""
+    skip_unimplemented_hooks()
     options = OmegaConf.to_container(cfg.trainer, resolve=True)
     options.update(OmegaConf.to_container(cfg.hardware, resolve=True))
     if evaluation:
