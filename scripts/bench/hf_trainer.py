@@ -80,6 +80,7 @@ def main() -> None:
         disable_tqdm=True,
         use_cpu=True,
         dataloader_pin_memory=False,
+        optim="adamw_torch_fused",  # Trainer's default, and dlkit's: one fused AdamW kernel
     )
     trainer = RecordingTrainer(
         model=model,
@@ -89,8 +90,6 @@ def main() -> None:
         eval_dataset=encode(tokenizer, read_rows(args.validation), args.max_length),
         processing_class=tokenizer,
         compute_metrics=accuracy,
-        # AdamW as dlkit configures it (multi-tensor kernels); Trainer adds its decay groups.
-        optimizer_cls_and_kwargs=(torch.optim.AdamW, {"lr": args.lr, "foreach": True}),
         callbacks=[StepTimes(recorder)],
         recorder=recorder,
         seed=args.seed,

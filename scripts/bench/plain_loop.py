@@ -29,7 +29,7 @@ def main() -> None:
         {"params": decay, "weight_decay": args.weight_decay},
         {"params": [p for n, p in named if n.endswith(NO_DECAY)], "weight_decay": 0.0},
     ]
-    optimizer = torch.optim.AdamW(groups, lr=args.lr, foreach=True)  # as dlkit's config
+    optimizer = torch.optim.AdamW(groups, lr=args.lr, fused=True)  # as dlkit's config
     warmup = warmup_steps(args.steps, args.warmup_ratio)
     schedule = get_linear_schedule_with_warmup(optimizer, warmup, args.steps)
 
