@@ -23,7 +23,7 @@ _implemented: dict[tuple[type, str], bool] = {}
 
 def implements(callback: Callback, hook: str) -> bool:
     """Whether the callback does anything on `hook` (an instance attribute counts)."""
-    if hook in vars(callback):
+    if hook in getattr(callback, "__dict__", {}):
         return True
     key = (type(callback), hook)
     if key not in _implemented:
