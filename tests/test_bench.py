@@ -52,5 +52,7 @@ def test_the_three_ways_reach_the_same_loss_at_the_same_step(tmp_path: Path) -> 
         median = config["median"][way]
         assert median["samples_per_second"] > 0 and median["peak_rss_mib"] > 100
         assert 0 < median["first_step_s"] < median["wall_s"]
+    speed = {way: config["median"][way]["samples_per_second"] for way in ("plain", "dlkit")}
+    assert config["dlkit_speed_by_round"]["vs plain"] == [round(speed["dlkit"] / speed["plain"], 3)]
     table = (out / "results.md").read_text()
     assert all(f"| 1L-64H | sst2 | {way} |" in table for way in ("plain", "trainer", "dlkit"))

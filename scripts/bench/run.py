@@ -243,6 +243,7 @@ def summarise(runs: list[dict], sizes: list[str], datasets: list[str], args) -> 
                     "size": size,
                     "data": data,
                     "median": median,
+                    "dlkit_speed_by_round": round_ratios(mine),
                     "loss_at_steps": {w: [round(v, 6) for v in losses[w][::10]] for w in WAYS},
                     "max_loss_diff_to_plain": diff,
                     "same_loss": all(d <= LOSS_TOLERANCE for d in diff.values()),
@@ -267,6 +268,17 @@ def summarise(runs: list[dict], sizes: list[str], datasets: list[str], args) -> 
         },
         "configs": configs,
         "runs": [{k: v for k, v in r.items() if k != "losses"} for r in runs],
+    }
+
+
+def round_ratios(runs: list[dict]) -> dict[str, list[float]]:
+    """dlkit's samples/s over the others' within each round: the three runs of a round are
+    back to back, so these ratios move less with the machine's drift than whole runs do."""
+    speed = {(r["round"], r["way"]): r["samples_per_second"] for r in runs}
+    rounds = sorted({r["round"] for r in runs})
+    return {
+        f"vs {way}": [round(speed[r, "dlkit"] / speed[r, way], 3) for r in rounds]
+        for way in ("plain", "trainer")
     }
 
 
@@ -297,7 +309,14 @@ def markdown(results: dict) -> str:
     lines.append("")
     for config in results["configs"]:
         met = ", ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in config["targets"].items())
-        lines.append(f"- {config['size']} {config['data']}: same loss {config['same_loss']}; {met}")
+        by_round = "; ".join(
+            f"{k} {', '.join(f'{v:.3f}x' for v in values)}"
+            for k, values in config["dlkit_speed_by_round"].items()
+        )
+        lines.append(
+            f"- {config['size']} {config['data']}: same loss {config['same_loss']}; {met}; "
+            f"dlkit's samples/s round by round {by_round}"
+        )
     return "\n".join(lines) + "\n"
 
 
