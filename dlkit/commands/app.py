@@ -42,28 +42,34 @@ def run(
     The command line is checked first, so a config mistake is one message and exit code 2
     before torch is imported or a run folder made; `prepare` (run_dir.prepare) then rewrites
     argv for Hydra, given the config the check composed."""
-    import hydra
+    from dlkit.commands import collector
 
-    from dlkit.commands.overrides import check
-
+    collector.pause()  # until the command's real work starts (runner.fit, predict's loop, ...)
     try:
-        composed = check(argv)
-        argv = prepare(argv, composed) if prepare else argv
-    except DlkitError as err:
-        return _report(err)
+        import hydra
 
-    @hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
-    def _main(cfg: DictConfig) -> None:
+        from dlkit.commands.overrides import check
+
         try:
-            fn(cfg)
+            composed = check(argv)
+            argv = prepare(argv, composed) if prepare else argv
         except DlkitError as err:
-            sys.exit(_report(err))
+            return _report(err)
 
-    if _rank() > 0:  # one set of logs and configs per run: rank zero's
-        argv = [*argv, "hydra.output_subdir=null", "hydra/job_logging=stdout"]
-    sys.argv = [sys.argv[0], *argv]
-    _main()
-    return 0
+        @hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
+        def _main(cfg: DictConfig) -> None:
+            try:
+                fn(cfg)
+            except DlkitError as err:
+                sys.exit(_report(err))
+
+        if _rank() > 0:  # one set of logs and configs per run: rank zero's
+            argv = [*argv, "hydra.output_subdir=null", "hydra/job_logging=stdout"]
+        sys.argv = [sys.argv[0], *argv]
+        _main()
+        return 0
+    finally:
+        collector.resume()
 
 
 def _report(err: DlkitError) -> int:

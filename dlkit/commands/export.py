@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig
 
-from dlkit.commands import app, trained
+from dlkit.commands import app, collector, trained
 from dlkit.errors import ConfigError, ExportError
 from dlkit.runs.folder import RunFolder, open_run, write_json
 
@@ -57,6 +57,7 @@ def export(cfg: DictConfig) -> dict:
     tokenizer = trained.load_tokenizer(run.model_dir)
     inputs = graph_inputs(model, list(tokenizer.model_input_names))
     rows, collate = _validation(saved, run, tokenizer)
+    collector.resume()  # export and parity runs allocate graphs with cycles: collect them
     limit = cfg.export.int8_examples if cfg.quantize else cfg.export.examples
     batches = _batches(rows, collate, inputs, limit or len(rows), cfg.export.batch_size)
 

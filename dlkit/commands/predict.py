@@ -14,7 +14,7 @@ from typing import IO
 
 from omegaconf import DictConfig, OmegaConf
 
-from dlkit.commands import app, trained
+from dlkit.commands import app, collector, trained
 from dlkit.data.stream import TextStream
 from dlkit.errors import ConfigError, RunFolderError
 from dlkit.runs.folder import open_run
@@ -57,6 +57,7 @@ def predict(cfg: DictConfig) -> int:
     predictor = _predictor(cfg, folder, info, tokenizer)
     rows = iter(stream)
     count = 0
+    collector.resume()
     with _output(cfg.output) as out, console.stream_progress(stream.size) as advance:
         while batch := list(islice(rows, settings.batch_size)):
             texts = [texts for _, texts in batch]

@@ -15,7 +15,7 @@ from lightning.fabric.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from dlkit import console
-from dlkit.commands import components
+from dlkit.commands import collector, components
 from dlkit.errors import ConfigError, Preempted
 from dlkit.export.hf import save_model_dir
 from dlkit.runs import checkpoint, provenance
@@ -93,6 +93,7 @@ def fit(cfg: DictConfig, command: str) -> dict[str, Any]:
                 init=getattr(parts.task.model, "dlkit_init", None),
                 batch_size=batch,
             )
+        collector.resume()
         trainer.fit(parts.task, datamodule=parts.data, ckpt_path=resume_from, weights_only=True)
         trainer.save_checkpoint(run.last_checkpoint, weights_only=False)  # the final state
         best = _best_checkpoint(trainer)
