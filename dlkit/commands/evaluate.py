@@ -7,7 +7,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, open_dict
 
-from dlkit.commands import app, collector
+from dlkit.commands import app
 from dlkit.commands.trained import run_config
 from dlkit.errors import ConfigError, RunFolderError
 from dlkit.runs.folder import open_run
@@ -50,7 +50,6 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         from dlkit.runs import checkpoint
 
         checkpoint.check_matches(checkpoint.load(ckpt)["state_dict"], parts.task, ckpt)
-    collector.resume()
     metrics = evaluate_splits(saved, run.path, parts, (split,), str(ckpt) if ckpt else None)[split]
     from lightning.fabric.utilities.rank_zero import rank_zero_only
 

@@ -151,6 +151,7 @@ def evaluate_splits(
     ckpt: str | None,
 ) -> dict[str, dict[str, float]]:
     """Metrics per split, without the stage prefix: {"validation": {"acc": ...}}."""
+    collector.resume()  # `dlkit evaluate`'s work starts here (after fit's it already runs)
     tame_lightning_logs()
     trainer = build_trainer(cfg, run_dir, evaluation=True)
     out: dict[str, dict[str, float]] = {}
