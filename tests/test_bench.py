@@ -37,6 +37,7 @@ def test_the_three_ways_reach_the_same_loss_at_the_same_step(tmp_path: Path) -> 
     command = [sys.executable, str(ROOT / "scripts" / "bench" / "run.py")]
     options = ["--data-dir", str(tmp_path / "data"), "--out", str(out), "--rounds", "1"]
     options += ["--sizes", "1L-64H", "--datasets", "sst2", "--steps", "14", "--batch-size", "8"]
+    options += ["--dlkit-override", "trainer.log_every_n_steps=7"]
     done = subprocess.run([*command, *options], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
@@ -56,3 +57,6 @@ def test_the_three_ways_reach_the_same_loss_at_the_same_step(tmp_path: Path) -> 
     assert config["dlkit_speed_by_round"]["vs plain"] == [round(speed["dlkit"] / speed["plain"], 3)]
     table = (out / "results.md").read_text()
     assert all(f"| 1L-64H | sst2 | {way} |" in table for way in ("plain", "trainer", "dlkit"))
+    assert "dlkit ran with `trainer.log_every_n_steps=7`" in table
+    dlkit_run = out / "work" / "1L-64H-sst2-dlkit-r0" / "run"
+    assert "log_every_n_steps: 7" in (dlkit_run / "config.yaml").read_text()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 from hydra.utils import instantiate
@@ -15,7 +16,7 @@ from dlkit.errors import ConfigError
 from dlkit.training.hooks import skip_unimplemented_hooks
 
 
-def _instantiate_all(group: DictConfig | None) -> list:
+def _instantiate_all(group: Mapping[str, Any] | None) -> list:
     return [instantiate(node) for node in (group or {}).values() if node]
 
 
@@ -25,14 +26,15 @@ def build_trainer(
     extra_callbacks: Sequence[Callback] = (),
     evaluation: bool = False,
 ) -> L.Trainer:
-    """`evaluation=True` gives a Trainer for the final metrics: no logger or checkpoints, and
-    `eval_precision` so the reported numbers match what the exported model computes."""
+    """`evaluation=True` gives a Trainer for the final metrics: no logger or checkpoints (only
+    the progress and CPU-kernel callbacks), and `eval_precision` so the reported numbers match
+    what the exported model computes."""
     skip_unimplemented_hooks()
     options = OmegaConf.to_container(cfg.trainer, resolve=True)
     options.update(OmegaConf.to_container(cfg.hardware, resolve=True))
     if evaluation:
         options["precision"] = cfg.eval_precision
-        callbacks = [instantiate(cfg.callbacks.progress)] if cfg.callbacks.get("progress") else []
+        callbacks = _instantiate_all({k: cfg.callbacks.get(k) for k in ("progress", "cpu_linear")})
         logger: list | bool = False
     else:
         callbacks = _instantiate_all(cfg.callbacks)

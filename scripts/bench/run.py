@@ -39,6 +39,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--sizes", default=",".join(SIZES), help="e.g. 2L-128H,4L-256H")
     parser.add_argument("--datasets", default="sst2,synthetic")
+    parser.add_argument(
+        "--dlkit-override",
+        action="append",
+        default=[],
+        help="extra dlkit override, repeatable; callbacks.cpu_linear=null measures dlkit with "
+        "torch's own CPU linear kernel, as the other two use",
+    )
     args = parser.parse_args()
     if args.steps <= WARMUP_STEPS:
         sys.exit(f"error: --steps must be more than the {WARMUP_STEPS} warm-up steps.")
@@ -159,6 +166,7 @@ def command(way: str, folder: Path, init: Path, train: Path, validation: Path, a
             f"hydra.run.dir={folder / 'run'}",
             "+callbacks.bench_timer._target_=dlkit_timer.StepTimer",
             f"+callbacks.bench_timer.out={record}",
+            *args.dlkit_override,
         ]
     script = {"plain": "plain_loop.py", "trainer": "hf_trainer.py"}[way]
     return [
@@ -259,6 +267,7 @@ def summarise(runs: list[dict], sizes: list[str], datasets: list[str], args) -> 
             "rounds": args.rounds,
             "steady_state_after_steps": WARMUP_STEPS,
             "loss_tolerance": LOSS_TOLERANCE,
+            "dlkit_overrides": args.dlkit_override,
         },
         "machine": {
             "cpus": os.cpu_count(),
@@ -307,6 +316,8 @@ def markdown(results: dict) -> str:
             cells += [f"{m['val_acc']:.4f}", f"{config['max_loss_diff_to_plain'].get(way, 0):.1e}"]
             lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
+    if results["settings"].get("dlkit_overrides"):
+        lines += [f"dlkit ran with `{' '.join(results['settings']['dlkit_overrides'])}`.", ""]
     for config in results["configs"]:
         met = ", ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in config["targets"].items())
         by_round = "; ".join(
