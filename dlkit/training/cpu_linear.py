@@ -19,14 +19,18 @@ from torch import nn
 from torch.nn import functional as F
 
 
-def _times_transposed(a: torch.Tensor, b: torch.Tensor, bias: torch.Tensor | None = None):
+def _times_transposed(
+    a: torch.Tensor, b: torch.Tensor, bias: torch.Tensor | None = None
+) -> torch.Tensor:
     """a @ b.T (+ bias) by oneDNN; `b` may be a transposed view."""
     return torch.ops.mkldnn._linear_pointwise(a, b, bias, "none", [], "")
 
 
 class _OneDNNLinear(torch.autograd.Function):
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None):
+    def forward(
+        ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
+    ) -> torch.Tensor:
         # Strided operands (a slice such as BERT's first token) send oneDNN to its reference
         # code, 100x slower: give it rows it can read contiguously.
         rows = x.reshape(-1, x.shape[-1]).contiguous()
@@ -35,7 +39,7 @@ class _OneDNNLinear(torch.autograd.Function):
         return _times_transposed(rows, weight, bias).view(*x.shape[:-1], weight.shape[0])
 
     @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor):
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         rows, weight = ctx.saved_tensors
         grad = grad.reshape(-1, grad.shape[-1]).contiguous()
         grad_x = grad_weight = grad_bias = None
