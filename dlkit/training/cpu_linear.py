@@ -6,7 +6,9 @@ project's AMD EPYC machines oneDNN computes the same fp32 products about twice a
 1280x256 by 256x1024 product: 3.0 ms against 1.5 ms, the two gradients alike), and linear
 layers are 80% of a small transformer's training step on CPU. Only the kernel changes: fp32
 in, fp32 accumulated, equal to MKL's results to rounding. Anything else (autocast, other
-dtypes, GPUs, tracing for export, compiling) goes through torch's own linear."""
+dtypes, GPUs, tracing for export, compiling) goes through torch's own linear. The price is
+memory: its temporaries, sized by each padded length, leave the C allocator holding more (a
+4-layer/256 model: 1.34 GiB peak against 0.89 with MKL); `callbacks.cpu_linear=null` opts out."""
 
 from __future__ import annotations
 
