@@ -134,6 +134,13 @@ def test_mixed_precision_keeps_torch_linear(tmp_path) -> None:
     assert layers.seen == {nn.Linear}
 
 
+def test_not_switched_on_other_architectures(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cpu_linear.platform, "machine", lambda: "arm64")
+    layers = LayerTypes()
+    fit(tmp_path, "32-true", [CpuLinear(), layers])
+    assert layers.seen == {nn.Linear}
+
+
 def test_the_default_callbacks_include_it() -> None:
     cfg = compose_root([])
     assert isinstance(instantiate(cfg.callbacks.cpu_linear), CpuLinear)

@@ -12,6 +12,7 @@ memory: its temporaries, sized by each padded length, leave the C allocator hold
 
 from __future__ import annotations
 
+import platform
 from typing import Any
 
 import lightning as L
@@ -82,7 +83,13 @@ class OneDNNLinear(nn.Linear):
 
 
 def available() -> bool:
-    return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+    """x86-64 only, where it was measured; on ARM torch's BLAS is another library (Accelerate,
+    OpenBLAS) and the comparison is unmeasured."""
+    return (
+        platform.machine().lower() in ("x86_64", "amd64")
+        and torch.backends.mkldnn.is_available()
+        and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+    )
 
 
 def swap(module: nn.Module, to_onednn: bool = True) -> int:
