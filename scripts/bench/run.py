@@ -316,8 +316,8 @@ def markdown(results: dict) -> str:
             cells += [f"{m['val_acc']:.4f}", f"{config['max_loss_diff_to_plain'].get(way, 0):.1e}"]
             lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
-    if results["settings"].get("dlkit_overrides"):
-        lines += [f"dlkit ran with `{' '.join(results['settings']['dlkit_overrides'])}`.", ""]
+    if overrides := results["settings"]["dlkit_overrides"]:
+        lines += [f"dlkit ran with `{' '.join(overrides)}`.", ""]
     for config in results["configs"]:
         met = ", ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in config["targets"].items())
         by_round = "; ".join(
