@@ -6,7 +6,7 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-import dlkit.models.baselines  # noqa: F401  (registers the baselines with the Auto classes)
+import dlkit.families.classification.baselines  # noqa: F401  (registers the baselines with the Auto classes)
 from dlkit.commands.train import train
 from tests.conftest import tiny_overrides
 

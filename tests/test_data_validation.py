@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dlkit.data.classification import TextClassificationData
 from dlkit.errors import ConfigError, DataError
+from dlkit.families.classification.data import TextClassificationData
 
 GOOD = b"text,label\ngreat film,pos\nawful plot,neg\n"
 

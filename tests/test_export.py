@@ -44,7 +44,7 @@ def test_fp32_exports_pass_parity(run: Path, fmt: str) -> None:
     assert parity["examples"] == 64  # the whole tiny validation split (fewer than 256)
     assert parity["accuracy"]["export"] == parity["accuracy"]["reference"] >= 0.9
     manifest = json.loads((folder / "export.json").read_text())
-    assert manifest["head"] == "sequence_classification" and manifest["format"] == fmt
+    assert manifest["family"] == "sequence_classification" and manifest["format"] == fmt
     assert (folder / "tokenizer.json").is_file() and (folder / "README.md").is_file()
     assert not list((run / "exports").glob(".*"))  # no staging folder left behind
 
@@ -87,8 +87,8 @@ def test_a_perturbed_export_is_caught_and_the_good_one_kept(run: Path, monkeypat
 
     original = graph.export_onnx
 
-    def perturbed(model, inputs, example, path, opset):
-        exporter = original(model, inputs, example, path, opset)
+    def perturbed(model, inputs, outputs, example, path, opset):
+        exporter = original(model, inputs, outputs, example, path, opset)
         proto = onnx.load(str(path))
         weight = max(proto.graph.initializer, key=lambda t: np.prod(t.dims))
         noise = np.random.default_rng(0).normal(0, 1e-2, size=tuple(weight.dims))
@@ -113,7 +113,7 @@ def test_compare_never_passes_nan() -> None:
             self.value = value
 
         def __call__(self, inputs):
-            return np.full((len(inputs["input_ids"]), 2), self.value, dtype=np.float32)
+            return {"logits": np.full((len(inputs["input_ids"]), 2), self.value, dtype=np.float32)}
 
     batch = {"input_ids": np.zeros((2, 3), dtype=np.int64)}
     from dlkit.export.parity import within
@@ -124,13 +124,13 @@ def test_compare_never_passes_nan() -> None:
 
 
 def test_int8_records_size_and_accuracy_and_enforces_the_bound(run: Path) -> None:
-    report = _export(run, "format=onnx", "quantize=dynamic_int8", "export.max_accuracy_drop=100")
+    report = _export(run, "format=onnx", "quantize=dynamic_int8", "export.max_quality_drop=100")
     assert report["passed"] and report["size_bytes"]["int8"] < report["size_bytes"]["fp32"]
     assert set(report["accuracy"]) == {"reference", "export"}
     assert not list((run / "exports" / "onnx-int8").glob("fp32*"))
     # Demanding a 5-point gain over a model that is already near 100% cannot be met.
     with pytest.raises(ExportError, match="accuracy drops by"):
-        _export(run, "format=onnx", "quantize=dynamic_int8", "export.max_accuracy_drop=-5")
+        _export(run, "format=onnx", "quantize=dynamic_int8", "export.max_quality_drop=-5")
     assert json.loads((run / "exports" / "onnx-int8" / "parity.json").read_text())["passed"]
 
 

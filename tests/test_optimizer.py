@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 from torch.utils.data import DataLoader, TensorDataset
 
 from dlkit.commands.app import config_dir
-from dlkit.tasks.base import Task
+from dlkit.training.task import Task
 
 STEPS = 4
 

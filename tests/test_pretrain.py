@@ -17,8 +17,8 @@ from transformers import (
 
 from dlkit.commands.finetune import finetune
 from dlkit.commands.pretrain import pretrain
-from dlkit.data.corpus import CorpusData
 from dlkit.errors import ConfigError
+from dlkit.families.language_modeling.data import CorpusData
 from dlkit.models.tokenizer import train_tokenizer
 from tests.conftest import tiny_overrides
 

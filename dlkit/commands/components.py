@@ -10,7 +10,8 @@ from lightning import LightningDataModule, LightningModule
 from omegaconf import DictConfig, OmegaConf
 from transformers import PreTrainedTokenizerBase
 
-from dlkit.models.heads import build_model
+from dlkit import families
+from dlkit.models.build import build_model
 from dlkit.models.tokenizer import load_pretrained, train_tokenizer
 from dlkit.runs.folder import model_source
 
@@ -43,9 +44,10 @@ def build(
         if names
         else {}
     )
+    family = families.of_task(cfg.task)
     model = build_model(
+        auto=family.auto(),
         arch=cfg.model.arch,
-        head=cfg.task.head,
         architecture=OmegaConf.to_container(cfg.model.config, resolve=True),
         init_from=init_from,
         vocab_size=len(tokenizer),
@@ -57,6 +59,7 @@ def build(
         },
         **labels,
     )
+    model = family.prepare_model(model, tokenizer)
     task = instantiate(
         cfg.task.module,
         model=model,

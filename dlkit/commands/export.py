@@ -11,17 +11,12 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig
 
+from dlkit import families
 from dlkit.commands import app, collector, trained
 from dlkit.errors import ConfigError, ExportError
 from dlkit.runs.folder import RunFolder, open_run, write_json
 
 FORMATS = ("hf", "onnx", "torchscript")
-# What each task head exports to; int8 is judged by accuracy, so it needs a labelled task.
-SUPPORTED = {
-    "sequence_classification": {"hf", "onnx", "torchscript", "onnx-int8", "torchscript-int8"},
-    "masked_lm": {"hf", "onnx", "torchscript"},
-    "causal_lm": {"hf", "onnx", "torchscript"},
-}
 
 
 def export_name(cfg: DictConfig) -> str:
@@ -38,24 +33,26 @@ def export(cfg: DictConfig) -> dict:
     name = export_name(cfg)
     run = open_run(cfg.run)
     saved = trained.run_config(run, cfg)
-    head = saved.task.head
-    if name not in SUPPORTED.get(head, ()):
+    family = families.of_task(saved.task)
+    if name not in family.exports():
         raise ConfigError(
-            f"{name} export is not available for a {head} run ({run.path}); it supports "
-            f"{', '.join(sorted(SUPPORTED.get(head, ())))}. int8 is verified by accuracy, which "
-            "needs a classification run."
+            f"{name} export is not available for a {family.name} run ({run.path}); it supports "
+            f"{', '.join(family.exports())}. int8 is verified by the family's quality metric "
+            "on labelled validation data, which this family does not have."
         )
 
     from dlkit import console
     from dlkit.export.graph import graph_inputs
+    from dlkit.export.hf import label_names
     from dlkit.export.parity import compare
     from dlkit.export.readme import render
     from dlkit.export.runtime import Eager, load
 
     trained.quiet_libraries()
-    model = trained.load_model(run.model_dir, head)
+    model = family.load_model(run.model_dir)
     tokenizer = trained.load_tokenizer(run.model_dir)
     inputs = graph_inputs(model, list(tokenizer.model_input_names))
+    outputs = list(family.outputs)
     rows, collate = _validation(saved, run, tokenizer)
     collector.resume()  # export and parity runs allocate graphs with cycles: collect them
     limit = cfg.export.int8_examples if cfg.quantize else cfg.export.examples
@@ -67,16 +64,16 @@ def export(cfg: DictConfig) -> dict:
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
-        details = _write(cfg, model, tokenizer, inputs, batches, staging)
-        manifest = _manifest(run, saved, name, inputs, tokenizer, staging)
-        candidate = load(staging, lambda folder: trained.load_model(folder, head))
-        report = {**details, **compare(Eager(model, inputs), candidate, batches)}
+        details = _write(cfg, model, tokenizer, (inputs, outputs), batches, staging)
+        manifest = _manifest(run, saved, name, (inputs, outputs), tokenizer, staging)
+        candidate = load(staging, family.load_model)
+        report = {**details, **compare(Eager(model, inputs, outputs), candidate, batches)}
+        report.update(_verdict(cfg, family, batches, report, label_names(run.model_dir)))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    report.update(_verdict(cfg, report))
     write_json(staging / "parity.json", {"export": name, **report})
-    (staging / "README.md").write_text(render(name, manifest, report))
+    (staging / "README.md").write_text(render(name, manifest, report, family))
 
     if not report["passed"]:
         rejected = target.with_name(f"{name}.rejected")
@@ -88,10 +85,10 @@ def export(cfg: DictConfig) -> dict:
         )
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
-    console.metrics_table(f"{name} parity", _summary(report))
+    console.metrics_table(f"{name} parity", _summary(report, family.quality))
     console.console.print(f"Export: [bold]{target}[/bold]")
     if cfg.benchmark:
-        _benchmark(cfg, run, model, inputs, rows, collate)
+        _benchmark(cfg, run, family, Eager(model, inputs, outputs), rows, collate)
     return report
 
 
@@ -125,8 +122,9 @@ def _batches(
     return out
 
 
-def _write(cfg, model, tokenizer, inputs, batches, folder: Path) -> dict:
-    """The export's files; for int8, also the fp32 size it started from."""
+def _write(cfg, model, tokenizer, names: tuple[list, list], batches, folder: Path) -> dict:
+    """The export's files; for int8, also the fp32 size it started from. `names`: the graph's
+    input and output names."""
     import torch
 
     from dlkit.export import graph
@@ -138,20 +136,20 @@ def _write(cfg, model, tokenizer, inputs, batches, folder: Path) -> dict:
     tokenizer.save_pretrained(folder)
     model.config.save_pretrained(folder)
     widest = max(batches, key=lambda b: b["input_ids"].size)  # >1 row: no size-1 specialising
-    example = tuple(torch.from_numpy(widest[n]) for n in inputs)
+    example = tuple(torch.from_numpy(widest[n]) for n in names[0])
     details: dict = {}
     if cfg.format == "onnx":
         fp32 = folder / ("fp32.onnx" if cfg.quantize else "model.onnx")
-        details["exporter"] = graph.export_onnx(model, inputs, example, fp32, cfg.export.opset)
+        details["exporter"] = graph.export_onnx(model, *names, example, fp32, cfg.export.opset)
         details["opset"] = cfg.export.opset
         if cfg.quantize:
             graph.quantize_onnx(fp32, folder / "model.onnx")
             details["size_bytes"] = _sizes(fp32, folder / "model.onnx")
     else:
         fp32 = folder / ("fp32.pt" if cfg.quantize else "model.pt")
-        graph.export_torchscript(model, inputs, example, fp32, int8=False)
+        graph.export_torchscript(model, *names, example, fp32, int8=False)
         if cfg.quantize:
-            graph.export_torchscript(model, inputs, example, folder / "model.pt", int8=True)
+            graph.export_torchscript(model, *names, example, folder / "model.pt", int8=True)
             details["size_bytes"] = _sizes(fp32, folder / "model.pt")
     return details
 
@@ -165,38 +163,46 @@ def _sizes(fp32: Path, int8: Path) -> dict[str, int]:
     return {"fp32": before, "int8": int8.stat().st_size}
 
 
-def _verdict(cfg: DictConfig, report: dict) -> dict:
+def _verdict(cfg: DictConfig, family, batches: list[dict], report: dict, labels: list) -> dict:
+    """fp32 exports must match the model's outputs; int8 ones may lose at most
+    export.max_quality_drop points of the family's quality metric."""
     if "error" in report:
         return {"passed": False, "reason": report["error"] + "."}
+    outputs = report.pop("outputs")
+    labelled = all("labels" in batch for batch in batches)
+    metric = family.quality
+    if metric and labelled:
+        report[metric] = {side: family.score(batches, out, labels) for side, out in outputs.items()}
     if cfg.quantize:
-        if "accuracy" not in report:
+        if metric not in report:
             return {"passed": False, "reason": "the validation rows carry no labels."}
-        drop = 100 * (report["accuracy"]["reference"] - report["accuracy"]["export"])
-        bound = cfg.export.max_accuracy_drop
+        drop = 100 * (report[metric]["reference"] - report[metric]["export"])
+        bound = cfg.export.max_quality_drop
         ok = drop <= bound
         reason = (
-            f"validation accuracy drops by {drop:.2f} points (bound {bound}, set by "
-            "export.max_accuracy_drop)."
+            f"validation {metric} drops by {drop:.2f} points (bound {bound}, set by "
+            "export.max_quality_drop)."
         )
         return {
-            "accuracy_drop_points": round(drop, 3),
-            "max_accuracy_drop": bound,
+            "quality_drop_points": round(drop, 3),
+            "max_quality_drop": bound,
             "passed": ok,
             **({} if ok else {"reason": reason}),
         }
     diff, tolerance = report["max_abs_logit_diff"], cfg.export.tolerance
     ok = diff <= tolerance  # NaN fails
-    reason = f"largest |logit difference| {diff:.3g} exceeds export.tolerance={tolerance}."
+    reason = f"largest |output difference| {diff:.3g} exceeds export.tolerance={tolerance}."
     return {"tolerance": tolerance, "passed": ok, **({} if ok else {"reason": reason})}
 
 
-def _manifest(run, saved, name, inputs, tokenizer, folder: Path) -> dict:
+def _manifest(run, saved, name, names: tuple[list, list], tokenizer, folder: Path) -> dict:
     """export.json: what `dlkit predict` needs to run an export without the run folder."""
     manifest = {
         "format": name.split("-")[0],
         "quantize": "dynamic_int8" if name.endswith("int8") else None,
         **trained.serving_info(saved),
-        "input_names": inputs,
+        "input_names": names[0],
+        "output_names": names[1],
         "pad_token": tokenizer.pad_token,
         "run": str(run.path),
     }
@@ -204,39 +210,37 @@ def _manifest(run, saved, name, inputs, tokenizer, folder: Path) -> dict:
     return manifest
 
 
-def _summary(report: dict) -> dict:
+def _summary(report: dict, metric: str | None) -> dict:
     out = {
         "examples": report["examples"],
-        "max |logit diff|": f"{report['max_abs_logit_diff']:.2e}",
+        "max |output diff|": f"{report['max_abs_logit_diff']:.2e}",
         "label agreement": report["label_agreement"],
     }
-    if "accuracy" in report:
-        out |= {f"accuracy ({k})": v for k, v in report["accuracy"].items()}
+    out |= {f"{metric} ({k})": v for k, v in report.get(metric or "", {}).items()}
     if "size_bytes" in report:
         out |= {f"size MiB ({k})": round(v / 2**20, 2) for k, v in report["size_bytes"].items()}
     return out
 
 
-def _benchmark(cfg, run, model, inputs, rows, collate) -> None:
+def _benchmark(cfg, run, family, reference, rows, collate) -> None:
     """Every verified export of the run against the PyTorch model, on the same inputs."""
     from dlkit import console
-    from dlkit.commands.trained import load_model
     from dlkit.export.benchmark import measure
-    from dlkit.export.runtime import Eager, load, read_manifest
+    from dlkit.export.runtime import load
 
     timing = cfg.export.timing
+    inputs = reference.input_names
     singles = _batches(rows, collate, inputs, timing.latency_calls, 1, first=())
     size = timing.throughput_batch_size
     batches = _batches(rows, collate, inputs, timing.throughput_batches * size, size, first=())
-    runtimes = {"pytorch": Eager(model, inputs)}
+    runtimes = {"pytorch": reference}
     for folder in sorted(p.parent for p in (run.path / "exports").glob("*/parity.json")):
         if (
             folder.name.startswith(".")
             or not json.loads((folder / "parity.json").read_text())["passed"]
         ):
             continue  # staging or rejected exports
-        head = read_manifest(folder)["head"]
-        runtimes[folder.name] = load(folder, lambda f, head=head: load_model(f, head))
+        runtimes[folder.name] = load(folder, family.load_model)
     results = {
         name: measure(runtime, singles, batches, timing.warmup)
         for name, runtime in runtimes.items()

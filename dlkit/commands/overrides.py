@@ -65,7 +65,41 @@ def check(argv: Sequence[str]) -> DictConfig | None:
             f"No value for {_listing(missing)} (??? in the config). Set it on the command "
             f"line, e.g. {missing[0]}=<value>."
         )
+    _check_pairing(cfg)
     return cfg
+
+
+def _check_pairing(cfg: DictConfig) -> None:
+    """The task's family must train on the chosen data: say which data configs it takes
+    (and which tasks take this data) before anything is built."""
+    from dlkit import families
+
+    task, data = cfg.get("task"), cfg.get("data")
+    if task is None or data is None or "_target_" not in data:
+        return
+    family = families.of_task(task)
+    if data._target_ in family.data_targets:
+        return
+    choices = cfg.hydra.runtime.choices if "hydra" in cfg else {}
+    data_name = choices.get("data") or data.get("name")
+    task_name = choices.get("task") or task.get("name")
+    fits = _options("data", lambda node: node.get("_target_") in family.data_targets)
+    takers = _options(
+        "task",
+        lambda node: data._target_ in families.get(str(node.get("family"))).data_targets,
+    )
+    raise ConfigError(
+        f"task={task_name} ({family.name}) cannot train on data={data_name}: it takes "
+        f"data={' or data='.join(fits) or '<a data config of its own>'}. "
+        + (f"For this data use task={' or task='.join(takers)}." if takers else "")
+    )
+
+
+def _options(group: str, fits: Any) -> list[str]:
+    """The names of a config group's options (dlkit's own) whose YAML passes `fits`."""
+    return sorted(
+        path.stem for path in (config_dir() / group).glob("*.yaml") if fits(OmegaConf.load(path))
+    )
 
 
 def _split(argv: Sequence[str]) -> tuple[list[str], bool, bool] | None:

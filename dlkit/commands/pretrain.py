@@ -7,14 +7,13 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from dlkit import families
 from dlkit.commands import app, run_dir
 from dlkit.errors import ConfigError
 
-LM_HEADS = ("masked_lm", "causal_lm")
-
 
 def pretrain(cfg: DictConfig) -> dict[str, Any]:
-    if cfg.task.head not in LM_HEADS:
+    if not families.of_task(cfg.task).pretrains:
         raise ConfigError(
             f"pretrain needs a language-modelling task, not task={cfg.task.name}: use "
             "+experiment=bert_mlm or +experiment=gpt_clm (or task=masked_lm / causal_lm with "

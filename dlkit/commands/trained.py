@@ -7,7 +7,6 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from dlkit.errors import ConfigError, RunFolderError
 from dlkit.runs.folder import RunFolder
 
 
@@ -23,26 +22,15 @@ def run_config(run: RunFolder, cfg: DictConfig) -> DictConfig:
 
 def serving_info(saved: DictConfig) -> dict:
     """What inference needs beyond the model folder; export.json records it for exports."""
+    from dlkit import families
+
+    family = families.of_task(saved.task)
     data = saved.data
     return {
-        "head": saved.task.head,
-        "text_columns": [c for c in (data.get("text_column"), data.get("text_pair_column")) if c],
+        "family": family.name,
+        "text_columns": family.input_columns(data),
         "max_length": int(data.get("max_length") or data.get("block_size") or 512),
     }
-
-
-def load_model(folder: Path, head: str):
-    """The model of a run's model/ (or an hf export) with the Auto class of its task head."""
-    from dlkit.models.heads import HEADS
-
-    if head not in HEADS:
-        raise ConfigError(f"Unknown task head '{head}' in {folder}; known: {sorted(HEADS)}.")
-    try:
-        return HEADS[head].from_pretrained(folder)
-    except (OSError, ValueError) as err:
-        raise RunFolderError(
-            f"Cannot load the model in {folder}: {err}. Re-run training or export to rebuild it."
-        ) from err
 
 
 def load_tokenizer(folder: Path):

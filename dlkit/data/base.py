@@ -1,7 +1,9 @@
-"""What every datamodule shares: loader settings, and DataLoaders over its prepared splits."""
+"""What every datamodule shares: the contract a task family's data implements, loader
+settings, and DataLoaders over its prepared splits."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +16,11 @@ from dlkit.errors import DataError
 
 
 class PreparedData(L.LightningDataModule):
-    """Subclasses fill `self.ready` (split name -> tokenized Dataset) and say in `collator`
-    how a split's examples become a batch."""
+    """The runner calls `load` (read and check the raw splits), then `train_texts` (to train
+    a tokenizer when the model has none), then `tokenize`, which fills `self.ready` (split
+    name -> tokenized Dataset); `collator` says how a split's examples become a batch;
+    `describe` and `files_used` go into run.json. A family's data implements the methods
+    below that raise NotImplementedError."""
 
     def __init__(
         self,
@@ -37,7 +42,27 @@ class PreparedData(L.LightningDataModule):
         self.label_names: list[str] = []  # empty for unlabelled data
         self.group_by_length = False  # set by datamodules whose examples vary in length
 
+    def load(self, splits: tuple[str, ...], label_names: list[str] | None = None) -> None:
+        """Read and check the raw splits; `label_names` fixes the label set (evaluating a
+        trained model), else labelled data takes it from its training split."""
+        raise NotImplementedError
+
+    def train_texts(self) -> Iterator[str]:
+        """The training text a new tokenizer learns its vocabulary from."""
+        raise NotImplementedError
+
+    def tokenize(self, tokenizer: Any) -> None:
+        raise NotImplementedError
+
     def collator(self, split: str) -> Any:
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        """Rows (and what was skipped) per split, for run.json."""
+        raise NotImplementedError
+
+    def files_used(self) -> dict[str, str]:
+        """Split or source name -> local file read, hashed into run.json's provenance."""
         raise NotImplementedError
 
     def has(self, split: str) -> bool:

@@ -20,6 +20,7 @@ class PadBatch:
             "token_type_ids": tokenizer.pad_token_type_id,
             "attention_mask": 0,
             "special_tokens_mask": 1,
+            "labels": -100,  # one label per token (tagging): padding is not scored
         }
         self.left = tokenizer.padding_side == "left"
 
@@ -33,7 +34,7 @@ class PadBatch:
         batch = {}
         for key in rows[0]:
             values = [row[key] for row in rows]
-            if key not in self.fill:
+            if key not in self.fill or isinstance(values[0], int):  # one label per row
                 batch[key] = torch.tensor(values)
                 continue
             padded = torch.full(keep.shape, self.fill[key], dtype=torch.long)

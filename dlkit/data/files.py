@@ -18,7 +18,7 @@ from dlkit.errors import DataError
 
 # Each extension maps to a `datasets` builder and the reader options that keep every row as
 # written: no quote handling in TSV (SST-2 has bare quotes) and no "NA" -> missing conversion.
-_BUILDERS: dict[str, tuple[str, dict]] = {
+TABLES: dict[str, tuple[str, dict]] = {
     ".csv": ("csv", {"keep_default_na": False, "na_filter": False}),
     ".tsv": (
         "csv",
@@ -38,8 +38,8 @@ def check_file(path: str | Path, what: str) -> Path:
             f"or set {what}=<path> to an existing file."
         )
         raise DataError(f"Data file not found: {path} (from {what}). {hint}")
-    if path.suffix.lower() not in _BUILDERS:
-        known = ", ".join(sorted(_BUILDERS))
+    if path.suffix.lower() not in TABLES:
+        known = ", ".join(sorted(TABLES))
         raise DataError(f"Cannot read {path} (from {what}): unknown extension; use one of {known}.")
     return path
 
@@ -69,7 +69,7 @@ def _load(
     readable: Path, path: Path, cache_dir: Path, features: datasets.Features | None
 ) -> datasets.Dataset:
     """`readable` is `path` or its cleaned copy; messages name `path`."""
-    builder, options = _BUILDERS[path.suffix.lower()]
+    builder, options = TABLES[path.suffix.lower()]
     try:
         dsd = datasets.load_dataset(
             builder,

@@ -130,6 +130,8 @@ class TextStream:
                     "Set predict.text_column=<one of them>."
                 )
             value = row[column]
+            if isinstance(value, list) and all(isinstance(word, str) for word in value):
+                value = " ".join(value)  # pre-tokenized text: a list of words
             if not isinstance(value, str) or not value.strip():
                 raise DataError(
                     f"{self.name}, line {number}: '{column}' is empty or not text ({value!r})."

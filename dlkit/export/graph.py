@@ -19,19 +19,25 @@ from dlkit.errors import ExportError
 _EXTERNAL_DATA_BYTES = 1_500_000_000
 
 
-class LogitsOnly(torch.nn.Module):
-    """Positional tensors in, logits out: the plain signature graph formats need."""
+class NamedOutputs(torch.nn.Module):
+    """Positional tensors in, the family's outputs out as a tuple: the plain signature graph
+    formats need."""
 
-    def __init__(self, model: PreTrainedModel, input_names: list[str]) -> None:
+    def __init__(
+        self, model: PreTrainedModel, input_names: list[str], output_names: list[str]
+    ) -> None:
         super().__init__()
         self.model = model.eval()
         self.input_names = input_names
+        self.output_names = output_names
+        self.eval()  # exporters restore the wrapper's mode onto the model afterwards
         # Generation caches are outputs a graph does not need.
         params = inspect.signature(model.forward).parameters
         self.extra = {"use_cache": False} if "use_cache" in params else {}
 
-    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-        return self.model(**dict(zip(self.input_names, inputs, strict=True)), **self.extra).logits
+    def forward(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        out = self.model(**dict(zip(self.input_names, inputs, strict=True)), **self.extra)
+        return tuple(getattr(out, name) for name in self.output_names)
 
 
 def graph_inputs(model: PreTrainedModel, tokenizer_inputs: list[str]) -> list[str]:
@@ -42,19 +48,31 @@ def graph_inputs(model: PreTrainedModel, tokenizer_inputs: list[str]) -> list[st
 
 
 def export_onnx(
-    model: PreTrainedModel, input_names: list[str], example: tuple, path: Path, opset: int
+    model: PreTrainedModel,
+    input_names: list[str],
+    output_names: list[str],
+    example: tuple,
+    path: Path,
+    opset: int,
 ) -> str:
     """torch.export-based exporter first; the TorchScript-based one for models it cannot
     trace (packed LSTMs). Returns the exporter that succeeded."""
-    wrapper = LogitsOnly(model, input_names)
+    wrapper = NamedOutputs(model, input_names, output_names)
     external = sum(p.numel() * p.element_size() for p in model.parameters()) > _EXTERNAL_DATA_BYTES
     batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
+    axes = {n: {0: "batch", 1: "sequence"} for n in input_names}
+    with torch.no_grad():  # outputs per token have a sequence axis too
+        for name, out in zip(output_names, wrapper(*example), strict=True):
+            length = example[0].shape[1]
+            axes[name] = (
+                {0: "batch", 1: "sequence"} if out.shape[1:2] == (length,) else {0: "batch"}
+            )
     errors = []
     for dynamo in (True, False):
         options = (
             {"dynamic_shapes": (({0: batch, 1: sequence},) * len(input_names),)}
             if dynamo
-            else {"dynamic_axes": {n: {0: "batch", 1: "sequence"} for n in input_names}}
+            else {"dynamic_axes": axes}
         )
         try:
             with _quiet():
@@ -63,7 +81,7 @@ def export_onnx(
                     example,
                     str(path),
                     input_names=input_names,
-                    output_names=["logits"],
+                    output_names=output_names,
                     opset_version=opset,
                     dynamo=dynamo,
                     external_data=external,
@@ -88,9 +106,14 @@ def quantize_onnx(source: Path, target: Path) -> None:
 
 
 def export_torchscript(
-    model: PreTrainedModel, input_names: list[str], example: tuple, path: Path, int8: bool
+    model: PreTrainedModel,
+    input_names: list[str],
+    output_names: list[str],
+    example: tuple,
+    path: Path,
+    int8: bool,
 ) -> None:
-    wrapper = LogitsOnly(model, input_names)
+    wrapper = NamedOutputs(model, input_names, output_names)
     if int8:
         with _quiet():
             wrapper = torch.ao.quantization.quantize_dynamic(

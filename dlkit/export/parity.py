@@ -6,44 +6,42 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from dlkit.export.runtime import Runtime
+from dlkit.export.runtime import Outputs, Runtime
 
 Batch = dict[str, np.ndarray]
 
 
 def compare(reference: Runtime, candidate: Runtime, batches: Iterable[Batch]) -> dict:
-    """Largest |logit difference|, agreement of predicted labels (tokens, for LM heads, at
-    unpadded positions) and, where batches carry one label per example, both accuracies."""
+    """Largest |difference| over every output, and how often both pick the same answer: the
+    argmax over each output's last axis (per example, or per unpadded token where an output
+    has one value per token). `outputs` holds both sides' outputs, batch by batch, for the
+    family's quality measure."""
     diff, agree, predictions, examples = 0.0, 0, 0, 0
-    correct = {"reference": 0, "export": 0}
-    labelled = False
+    outputs: dict[str, list[Outputs]] = {"reference": [], "export": []}
     for batch in batches:
         ref, out = reference(batch), candidate(batch)
-        if ref.shape != out.shape:
-            return {"examples": examples, "error": f"logits shape {out.shape} != {ref.shape}"}
+        outputs["reference"].append(ref)
+        outputs["export"].append(out)
         examples += len(batch["input_ids"])
-        if ref.ndim == 3:
-            keep = batch.get("attention_mask", np.ones(ref.shape[:2])).astype(bool)
-            ref, out = ref[keep], out[keep]
-        diff = max(diff, float(np.abs(ref - out).max()))
-        if np.isnan(out).any() or np.isnan(ref).any():
-            diff = float("nan")
-        ref_labels, out_labels = ref.argmax(-1), out.argmax(-1)
-        agree += int((ref_labels == out_labels).sum())
-        predictions += ref_labels.size
-        labels = batch.get("labels")
-        if labels is not None and labels.ndim == 1:
-            labelled = True
-            correct["reference"] += int((ref_labels == labels).sum())
-            correct["export"] += int((out_labels == labels).sum())
-    report = {
+        for name, expected in ref.items():
+            got = out.get(name)
+            if got is None or got.shape != expected.shape:
+                shape = None if got is None else got.shape
+                return {"examples": examples, "error": f"{name} shape {shape} != {expected.shape}"}
+            if expected.ndim == 3:  # one row of scores per token: padding does not count
+                keep = batch.get("attention_mask", np.ones(expected.shape[:2])).astype(bool)
+                expected, got = expected[keep], got[keep]
+            diff = max(diff, float(np.abs(expected - got).max()))
+            if np.isnan(got).any() or np.isnan(expected).any():
+                diff = float("nan")
+            agree += int((expected.argmax(-1) == got.argmax(-1)).sum())
+            predictions += expected.argmax(-1).size
+    return {
         "examples": examples,
         "max_abs_logit_diff": diff,
         "label_agreement": agree / max(predictions, 1),
+        "outputs": outputs,
     }
-    if labelled:
-        report["accuracy"] = {k: v / examples for k, v in correct.items()}
-    return report
 
 
 def within(report: dict, tolerance: float) -> bool:

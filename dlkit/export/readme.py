@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dlkit.families.family import Family
+
 _LOAD = {
     "hf": """```python
-from transformers import AutoModelFor{auto}, AutoTokenizer
+from transformers import {auto}, AutoTokenizer
 
-model = AutoModelFor{auto}.from_pretrained("{folder}")
+model = {auto}.from_pretrained("{folder}")
 tokenizer = AutoTokenizer.from_pretrained("{folder}")
 ```""",
     "onnx": """Needs only `onnxruntime`, `tokenizers` and `numpy` (no torch, no dlkit):
@@ -22,18 +24,17 @@ tokenizer = Tokenizer.from_file(f"{{folder}}/tokenizer.json")
 tokenizer.enable_truncation({max_length})
 tokenizer.enable_padding(pad_id=tokenizer.token_to_id("{pad}"), pad_token="{pad}")
 session = ort.InferenceSession(f"{{folder}}/model.onnx", providers=["CPUExecutionProvider"])
-labels = json.load(open(f"{{folder}}/config.json"))["id2label"]
+labels = json.load(open(f"{{folder}}/config.json")).get("id2label", {{}})
 
-encodings = tokenizer.encode_batch(["a gripping, funny film", "dull and far too long"])
+encodings = tokenizer.encode_batch(["EU rejects German call", "a gripping, funny film"])
 feed = {{
     "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
     "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
 }}
 feed = {{i.name: feed[i.name] for i in session.get_inputs()}}
-logits = session.run(None, feed)[0]
-print([labels[str(i)] for i in logits.argmax(-1)])
-```
-`scripts/onnx_accuracy.py` does this over a whole labelled file.""",
+outputs = dict(zip([o.name for o in session.get_outputs()], session.run(None, feed)))
+{usage}
+```""",
     "torchscript": """Needs only `torch`:
 
 ```python
@@ -43,18 +44,12 @@ from transformers import AutoTokenizer
 module = torch.jit.load("{folder}/model.pt")
 tokenizer = AutoTokenizer.from_pretrained("{folder}")
 batch = tokenizer(["a gripping, funny film"], return_tensors="pt")
-logits = module({inputs})
+outputs = dict(zip({outputs}, (t.numpy() for t in module({inputs}))))
 ```""",
 }
 
-_AUTO = {
-    "sequence_classification": "SequenceClassification",
-    "masked_lm": "MaskedLM",
-    "causal_lm": "CausalLM",
-}
 
-
-def render(name: str, manifest: dict, parity: dict) -> str:
+def render(name: str, manifest: dict, parity: dict, family: Family) -> str:
     fmt = manifest["format"]
     files = {
         "hf": "config.json, model.safetensors, tokenizer files",
@@ -62,26 +57,34 @@ def render(name: str, manifest: dict, parity: dict) -> str:
         "torchscript": "model.pt (traced), config.json, tokenizer files",
     }[fmt]
     load = _LOAD[fmt].format(
-        auto=_AUTO[manifest["head"]],
+        auto=family.auto_class,
+        usage=family.usage(),
+        outputs=manifest["output_names"],
         folder=f"exports/{name}",
         max_length=manifest["max_length"],
         pad=manifest["pad_token"],
         inputs=", ".join(f'batch["{n}"]' for n in manifest["input_names"]),
     )
     checked = (
-        f"{parity['examples']} validation examples: largest |logit difference| "
+        f"{parity['examples']} validation examples: largest |output difference| "
         f"{parity['max_abs_logit_diff']:.2e}, label agreement {parity['label_agreement']:.2%}"
     )
+    quality = parity.get(family.quality or "")
+    if quality:
+        checked += (
+            f"; {family.quality} {quality['reference']:.2%} (PyTorch) -> "
+            f"{quality['export']:.2%} (this export)"
+        )
     if "size_bytes" in parity:
         checked += (
-            f"; accuracy {parity['accuracy']['reference']:.2%} -> "
-            f"{parity['accuracy']['export']:.2%}; size {parity['size_bytes']['fp32'] / 2**20:.1f}"
+            f"; size {parity['size_bytes']['fp32'] / 2**20:.1f}"
             f" MiB -> {parity['size_bytes']['int8'] / 2**20:.1f} MiB"
         )
     return (
         f"# {name} export of {manifest['run']}\n\n"
-        f"Task head: {manifest['head']}. Inputs: {', '.join(manifest['input_names'])}; output: "
-        f"logits.\nFiles: {files}; parity.json (the check below); export.json (what dlkit "
-        f"predict reads).\n\nVerified against the PyTorch model on {checked}.\n\n{load}\n\n"
+        f"Task family: {family.name}. Inputs: {', '.join(manifest['input_names'])}; outputs: "
+        f"{', '.join(manifest['output_names'])}.\nFiles: {files}; parity.json (the check "
+        f"below); export.json (what dlkit predict reads).\n\nVerified against the PyTorch "
+        f"model on {checked}.\n\n{load}\n\n"
         f"Or: `dlkit predict run=<this folder> input=<file>`.\n"
     )

@@ -1,37 +1,44 @@
-"""One way to call a model of any format: numpy inputs in, numpy logits out. Parity checks,
-benchmarks and `dlkit predict` all go through it, so they measure the same thing."""
+"""One way to call a model of any format: numpy inputs in, named numpy outputs out. Parity
+checks, benchmarks and `dlkit predict` all go through it, so they measure the same thing."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 from transformers import PreTrainedModel
 
-MANIFEST = "export.json"  # format, task head and graph inputs of an export folder
+MANIFEST = "export.json"  # format, task family, graph inputs and outputs of an export folder
 FILES = {"onnx": "model.onnx", "torchscript": "model.pt"}
+
+Outputs = dict[str, np.ndarray]
 
 
 class Runtime(Protocol):
     input_names: list[str]
+    output_names: list[str]
 
-    def __call__(self, inputs: dict[str, np.ndarray]) -> np.ndarray: ...
+    def __call__(self, inputs: dict[str, np.ndarray]) -> Outputs: ...
 
 
 class Eager:
     """The PyTorch model itself: the reference every export is compared with."""
 
-    def __init__(self, model: PreTrainedModel, input_names: list[str]) -> None:
+    def __init__(
+        self, model: PreTrainedModel, input_names: list[str], output_names: list[str]
+    ) -> None:
         self.model = model.eval()
         self.input_names = input_names
+        self.output_names = output_names
 
     @torch.no_grad()
-    def __call__(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
-        tensors = {n: torch.from_numpy(inputs[n]) for n in self.input_names}
-        return self.model(**tensors).logits.float().numpy()
+    def __call__(self, inputs: dict[str, np.ndarray]) -> Outputs:
+        out = self.model(**{n: torch.from_numpy(inputs[n]) for n in self.input_names})
+        return {n: getattr(out, n).float().numpy() for n in self.output_names}
 
 
 class Onnx:
@@ -43,33 +50,53 @@ class Onnx:
         options.log_severity_level = 3
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.input_names = [i.name for i in self.session.get_inputs()]
+        self.output_names = [o.name for o in self.session.get_outputs()]
 
-    def __call__(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+    def __call__(self, inputs: dict[str, np.ndarray]) -> Outputs:
         feed = {n: inputs[n].astype(np.int64) for n in self.input_names}
-        return self.session.run(None, feed)[0]
+        return dict(zip(self.output_names, self.session.run(None, feed), strict=True))
 
 
 class TorchScript:
-    def __init__(self, path: Path, input_names: list[str]) -> None:
+    def __init__(self, path: Path, input_names: list[str], output_names: list[str]) -> None:
         self.module = torch.jit.load(str(path), map_location="cpu").eval()
         self.input_names = input_names
+        self.output_names = output_names
 
     @torch.no_grad()
-    def __call__(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
-        return self.module(*(torch.from_numpy(inputs[n]) for n in self.input_names)).numpy()
+    def __call__(self, inputs: dict[str, np.ndarray]) -> Outputs:
+        out = self.module(*(torch.from_numpy(inputs[n]) for n in self.input_names))
+        return {n: t.numpy() for n, t in zip(self.output_names, out, strict=True)}
 
 
 def read_manifest(folder: Path) -> dict:
-    return json.loads((folder / MANIFEST).read_text())
+    manifest = json.loads((folder / MANIFEST).read_text())
+    manifest.setdefault("family", manifest.get("head"))  # exports from before families
+    manifest.setdefault("output_names", ["logits"])
+    return manifest
 
 
-def load(folder: Path, model_loader=None) -> Runtime:
-    """An export folder's runtime. hf exports need `model_loader(folder)` (the task's Auto
-    class), which the command supplies."""
+def load(folder: Path, model_loader: Callable[[Path], Any] | None = None) -> Runtime:
+    """An export folder's runtime. hf exports need `model_loader(folder)` (the family's Auto
+    class), which the caller supplies."""
     manifest = read_manifest(folder)
-    fmt, names = manifest["format"], manifest["input_names"]
+    fmt, inputs, outputs = manifest["format"], manifest["input_names"], manifest["output_names"]
     if fmt == "onnx":
         return Onnx(folder / FILES["onnx"])
     if fmt == "torchscript":
-        return TorchScript(folder / FILES["torchscript"], names)
-    return Eager(model_loader(folder), names)
+        return TorchScript(folder / FILES["torchscript"], inputs, outputs)
+    return Eager(model_loader(folder), inputs, outputs)
+
+
+def encode(tokenizer: Any, texts: list[list[str]], max_length: int) -> dict[str, np.ndarray]:
+    """A batch of rows (one text, or a text and its pair) as int64 arrays for a runtime."""
+    columns = list(zip(*texts, strict=True))
+    encoded = tokenizer(
+        *columns, truncation=True, max_length=max_length, padding=True, return_tensors="np"
+    )
+    return {k: np.asarray(v, dtype=np.int64) for k, v in encoded.items()}
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(-1, keepdims=True))
+    return shifted / shifted.sum(-1, keepdims=True)

@@ -1,34 +1,21 @@
-"""Build a transformers model for a task head: from a config (random init) or from weights."""
+"""Build a transformers model with a family's Auto class: from a config (random init) or from
+weights."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from transformers import (
-    AutoConfig,
-    AutoModelForCausalLM,
-    AutoModelForMaskedLM,
-    AutoModelForSequenceClassification,
-    PreTrainedModel,
-)
+from transformers import AutoConfig, PreTrainedModel
 
 from dlkit.errors import ConfigError
-from dlkit.models import baselines  # noqa: F401  (registers bilstm/cnn with the Auto classes)
 
 log = logging.getLogger(__name__)
 
-# Each task family names its head; new families add a line here.
-HEADS = {
-    "sequence_classification": AutoModelForSequenceClassification,
-    "masked_lm": AutoModelForMaskedLM,
-    "causal_lm": AutoModelForCausalLM,
-}
-
 
 def build_model(
+    auto: Any,
     arch: str,
-    head: str,
     architecture: dict[str, Any],
     init_from: str | None,
     vocab_size: int,
@@ -38,7 +25,6 @@ def build_model(
 ) -> PreTrainedModel:
     """`head_kwargs` (num_labels, id2label, ...) go into the model config; `special_ids`
     (pad/bos/eos token ids of the tokenizer) too, where the tokenizer has them."""
-    auto = HEADS[head]
     if init_from:
         try:
             model, info = auto.from_pretrained(

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torchmetrics import MeanMetric
 
-from dlkit.tasks.base import OptimizerFactory, SchedulerFactory, Task
+from dlkit.training.task import OptimizerFactory, SchedulerFactory, Task
 
 
 class LanguageModelingTask(Task):

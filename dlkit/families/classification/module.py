@@ -8,7 +8,7 @@ from torch import nn
 from torchmetrics import MeanMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
-from dlkit.tasks.base import OptimizerFactory, SchedulerFactory, Task
+from dlkit.training.task import OptimizerFactory, SchedulerFactory, Task
 
 
 class TextClassificationTask(Task):

@@ -1,7 +1,7 @@
 """Classic baselines (embedding, then a BiLSTM or a Conv1D, then a linear head) as
 transformers models, so they share the task interface, `save_pretrained` and the Auto classes.
 
-Importing this module registers them; `import dlkit.models.baselines` before
+Importing this module registers them; `import dlkit.families.classification.baselines` before
 `AutoModelForSequenceClassification.from_pretrained` on a baseline's model folder."""
 
 from __future__ import annotations

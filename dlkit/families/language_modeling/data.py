@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import glob
-import json
 import math
 from collections import Counter
 from collections.abc import Iterator
@@ -16,10 +15,8 @@ from transformers import DataCollatorForLanguageModeling, PreTrainedTokenizerBas
 
 from dlkit.data import fingerprint
 from dlkit.data.base import PreparedData
-from dlkit.data.files import load_hub
+from dlkit.data.files import TABLES, load_hub, load_split
 from dlkit.errors import DataError
-
-_TABLES = {".tsv": "\t", ".csv": ","}
 
 
 class CorpusData(PreparedData):
@@ -63,7 +60,7 @@ class CorpusData(PreparedData):
         if self.hub.get("path"):
             hub = self.hub
             dataset = load_hub(
-                hub["path"], hub.get("name"), hub.get("split", "train"), self.cache_dir / "datasets"
+                hub["path"], hub.get("name"), hub.get("split", "train"), self._ds_cache
             )
             texts = dataset[hub.get("text_column", "text")]
             self._hold_out(hub["path"], [t.strip() for t in texts if t and t.strip()])
@@ -76,9 +73,14 @@ class CorpusData(PreparedData):
                 )
             for path in paths:
                 self.files[f"corpus:{path}"] = path
-                self._hold_out(path, list(_read_lines(Path(path), source.get("text_column"))))
+                lines = _read_lines(Path(path), source.get("text_column"), self._ds_cache)
+                self._hold_out(path, list(lines))
         if not self.lines["train"]:
             raise DataError("The corpus is empty: data.sources names no file with text.")
+
+    @property
+    def _ds_cache(self) -> Path:
+        return self.cache_dir / "datasets"
 
     def _hold_out(self, source: str, lines: list[str]) -> None:
         cut = len(lines) - math.ceil(len(lines) * self.validation_fraction)
@@ -177,44 +179,32 @@ class _SameMasks:
         return collate(examples)
 
 
-def _read_lines(path: Path, text_column: str | None) -> Iterator[str]:
-    """Plain text (any other extension): one non-blank line per item. Tables and jsonl: the
-    text column, which must be named."""
-    suffix = path.suffix.lower()
+def _read_lines(path: Path, text_column: str | None, cache_dir: Path) -> Iterator[str]:
+    """Plain text (any extension the table readers do not know): one non-blank line per item.
+    Tables, json and jsonl (read by dlkit.data.files, like every labelled file): the lines of
+    the named text column."""
+    if path.suffix.lower() in TABLES:
+        if not text_column:
+            raise DataError(f"{path}: set text_column for this source in data.sources.")
+        yield from _read_column(path, text_column, cache_dir)
+        return
     try:
-        if suffix in _TABLES or suffix in (".jsonl", ".json"):
-            if not text_column:
-                raise DataError(f"{path}: set text_column for this source in data.sources.")
-            yield from _read_column(path, suffix, text_column)
-            return
         with open(path, encoding="utf-8") as handle:
             yield from (line.strip() for line in handle if line.strip())
     except UnicodeDecodeError as err:
         raise DataError(f"{path} is not valid UTF-8 ({err.reason} at byte {err.start}).") from err
 
 
-def _read_column(path: Path, suffix: str, column: str) -> Iterator[str]:
-    with open(path, encoding="utf-8") as handle:
-        if suffix in _TABLES:
-            header = handle.readline().rstrip("\n").split(_TABLES[suffix])
-            if column not in header:
-                raise DataError(f"{path}: no text column '{column}'; columns are {header}.")
-            index = header.index(column)
-            for line in handle:
-                fields = line.rstrip("\n").split(_TABLES[suffix])
-                if len(fields) > index and fields[index].strip():
-                    yield fields[index].strip()
-            return
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                text = json.loads(line).get(column)
-            except (json.JSONDecodeError, AttributeError) as err:
-                raise DataError(f"{path}, line {number}: not a JSON object ({err}).") from err
-            if text is None:
-                raise DataError(f"{path}, line {number}: no '{column}' field.")
-            yield from (t.strip() for t in str(text).splitlines() if t.strip())
+def _read_column(path: Path, column: str, cache_dir: Path) -> Iterator[str]:
+    table = load_split(path, cache_dir)
+    columns = table.dataset.column_names
+    if column not in columns:
+        raise DataError(f"{path}: no text column '{column}'; columns are {columns}.")
+    for row, text in enumerate(table.dataset.select_columns(column)[:][column]):
+        if text is None:
+            bad = table.bad(row, "missing text", f"no '{column}' field", "Fill it in")
+            raise DataError(bad.message(str(path)) + ".")
+        yield from (t.strip() for t in str(text).splitlines() if t.strip())
 
 
 def _encode(batch: dict, tokenizer: PreTrainedTokenizerBase, objective: str) -> dict:

@@ -1,0 +1,32 @@
+"""The registry of task families: `task.family` in a config names one of these.
+
+A family is one package under dlkit/families/ (its data, LightningModule and metrics,
+predictor, export outputs and checks); adding one is a package and a line here."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from typing import Any
+
+from dlkit.errors import ConfigError
+from dlkit.families.family import Family
+
+# family name -> "package:attribute" of its Family
+FAMILIES = {
+    "sequence_classification": "dlkit.families.classification:FAMILY",
+    "masked_lm": "dlkit.families.language_modeling:MASKED_LM",
+    "causal_lm": "dlkit.families.language_modeling:CAUSAL_LM",
+}
+
+
+def get(name: str) -> Family:
+    if name not in FAMILIES:
+        raise ConfigError(f"task.family={name} is not a task family; known: {', '.join(FAMILIES)}.")
+    package, attribute = FAMILIES[name].split(":")
+    return getattr(importlib.import_module(package), attribute)
+
+
+def of_task(task: Mapping[str, Any]) -> Family:
+    """The family of a task config; run folders from before families were named say `head`."""
+    return get(str(task.get("family") or task.get("head")))
