@@ -17,6 +17,7 @@ FAMILIES = {
     "sequence_classification": "dlkit.families.classification:FAMILY",
     "masked_lm": "dlkit.families.language_modeling:MASKED_LM",
     "causal_lm": "dlkit.families.language_modeling:CAUSAL_LM",
+    "token_classification": "dlkit.families.token_classification:FAMILY",
 }
 
 

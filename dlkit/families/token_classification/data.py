@@ -1,0 +1,307 @@
+"""Tagged sentences (CoNLL files, or json/jsonl/parquet with a tokens and a tags column),
+tokenized into word pieces with one label per word."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import datasets
+from transformers import PreTrainedTokenizerBase
+
+from dlkit.data import fingerprint
+from dlkit.data.base import PreparedData
+from dlkit.data.collate import PadBatch
+from dlkit.data.files import TABLES, check_file, load_split
+from dlkit.data.rows import BadRow, every_row_bad
+from dlkit.errors import ConfigError, DataError
+from dlkit.families.token_classification.conll import Sentence, read_conll
+from dlkit.families.token_classification.metrics import IGNORE_INDEX
+from dlkit.families.token_classification.tags import SCHEMES, check_tag, to_iob2
+
+SPLITS = ("train", "validation", "test", "eval")
+POLICIES = ("error", "skip")
+CONLL = (".txt", ".conll", ".iob", ".bio")
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Split:
+    """A split's sentences as read, the bad ones dropped under skip, and what a bad
+    sentence's position counts ("line" in text files, "row" in parquet and JSON arrays)."""
+
+    source: str
+    sentences: list[Sentence]
+    skipped: list[BadRow] = field(default_factory=list)
+    unit: str = "line"
+
+
+class TokenClassificationData(PreparedData):
+    """Reads every configured split, converts its tags to IOB2, takes the label set from the
+    training split, and tokenizes once into an Arrow cache. A bad sentence (a line with the
+    wrong columns, a tag outside the scheme, tokens and tags of different lengths, a tag the
+    training data lacks) is an error naming file and line, or under `on_bad_row=skip` dropped
+    and counted.
+
+    Word pieces: the first piece of each word carries the word's label (`labels`) and the
+    others -100, so metrics score each word once. With `label_all_tokens` the loss also trains
+    the other pieces (`piece_labels`: an I- tag for the pieces after a B-), so that a
+    pipeline, which tags every piece, keeps a word in one entity."""
+
+    def __init__(
+        self,
+        name: str,
+        files: dict[str, str | None],
+        tag_scheme: str = "iob2",
+        tag_column: int = -1,
+        tokens_column: str = "tokens",
+        tags_column: str = "tags",
+        label_all_tokens: bool = False,
+        on_bad_row: str = "error",
+        max_length: int = 128,
+        group_by_length: bool = False,
+        batch_size: int = 32,
+        eval_batch_size: int = 128,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        cache_dir: str = ".cache/dlkit",
+    ) -> None:
+        super().__init__(name, batch_size, eval_batch_size, num_workers, pin_memory, cache_dir)
+        if on_bad_row not in POLICIES:
+            raise ConfigError(f"data.on_bad_row={on_bad_row} is not one of {', '.join(POLICIES)}.")
+        if tag_scheme not in SCHEMES:
+            raise ConfigError(f"data.tag_scheme={tag_scheme} is not one of {', '.join(SCHEMES)}.")
+        self.files = {k: v for k, v in (files or {}).items() if v}
+        self.tag_scheme = tag_scheme
+        self.tag_column = tag_column
+        self.columns = (tokens_column, tags_column)
+        self.label_all_tokens = label_all_tokens
+        self.on_bad_row = on_bad_row
+        self.max_length = max_length
+        self.group_by_length = group_by_length
+        self.raw: dict[str, datasets.Dataset] = {}
+        self.sources: dict[str, str] = {}
+        self.skipped: dict[str, list[BadRow]] = {}
+        self.collate: PadBatch | None = None
+
+    # -- loading -------------------------------------------------------------------------
+    def load(self, splits: tuple[str, ...] = SPLITS, label_names: list[str] | None = None) -> None:
+        read = {split: self._read(split) for split in splits if split in self.files}
+        fixed = label_names is not None
+        if label_names is None:
+            if "train" not in read:
+                raise DataError(
+                    "No training data: set data.files.train to a tagged file (the tag set is "
+                    "read from it)."
+                )
+            label_names = _label_names(s.tags for s in read["train"].sentences)
+        self.label_names = list(label_names)
+        known = set(self.label_names)
+        origin = "of the trained model" if fixed else "read from the training data"
+
+        def unknown(tags: list[str]) -> str | None:
+            tag = next((t for t in tags if t not in known), None)
+            return None if tag is None else f"'{tag}' is not in the tag set {origin}"
+
+        for name, split in read.items():
+            if fixed or name != "train":
+                self._keep(split, "unknown tag", unknown)
+            self._report(split)
+            self.raw[name] = datasets.Dataset.from_dict(
+                {
+                    "tokens": [s.tokens for s in split.sentences],
+                    "tags": [s.tags for s in split.sentences],
+                }
+            )
+            self.sources[name], self.skipped[name] = split.source, sorted(split.skipped)
+
+    def _read(self, name: str) -> _Split:
+        """A split's sentences in IOB2, and the bad ones left out under skip."""
+        setting = f"data.files.{name}"
+        path = Path(self.files[name]).expanduser()
+        if path.suffix.lower() in CONLL:
+            if not path.is_file():
+                check_file(path, setting)  # the shared "not found" message
+            conll = read_conll(path, self.tag_column, skip=self.on_bad_row == "skip")
+            split = _Split(conll.source, conll.sentences, list(conll.skipped))
+        elif path.suffix.lower() in TABLES:
+            split = self._read_table(check_file(path, setting))
+        else:
+            raise DataError(
+                f"Cannot read {path} (from {setting}): use a CoNLL file ({', '.join(CONLL)}) or "
+                "json, jsonl or parquet with a tokens and a tags column."
+            )
+
+        def off_scheme(tags: list[str]) -> str | None:
+            problem = next(filter(None, (check_tag(t, self.tag_scheme) for t in tags)), None)
+            return problem and f"{problem} (data.tag_scheme={self.tag_scheme})"
+
+        self._keep(split, "bad tag", off_scheme)
+        for sentence in split.sentences:
+            sentence.tags = to_iob2(sentence.tags, self.tag_scheme)
+        return split
+
+    def _read_table(self, path: Path) -> _Split:
+        table = load_split(path, self.cache_dir / "datasets", skip=self.on_bad_row == "skip")
+        columns = table.dataset.column_names
+        missing = [c for c in self.columns if c not in columns]
+        if missing:
+            raise DataError(
+                f"{path}: no column '{missing[0]}'; the file has columns {columns}. Set "
+                "data.tokens_column and data.tags_column."
+            )
+        split = _Split(str(path), [], list(table.skipped), "line" if table.lines else "row")
+        tokens, tags = (table.dataset.select_columns(c)[:][c] for c in self.columns)
+        for row, (words, labels) in enumerate(zip(tokens, tags, strict=True)):
+            problem = _shape_problem(words, labels)
+            where = table.bad(row, "malformed row", problem or "", "Fix the row")
+            if problem:
+                self._bad(split, where)
+            else:
+                split.sentences.append(
+                    Sentence(list(map(str, words)), list(map(str, labels)), where.number)
+                )
+        if not split.sentences:
+            raise DataError(every_row_bad(split.source, split.skipped))
+        return split
+
+    def _keep(
+        self, split: _Split, kind: str, problem_of: Callable[[list[str]], str | None]
+    ) -> None:
+        """Drop the sentences whose tags have a problem: an error, or under skip counted."""
+        kept = []
+        for sentence in split.sentences:
+            problem = problem_of(sentence.tags)
+            if problem is None:
+                kept.append(sentence)
+            else:
+                fix = "Fix the tag or remove the sentence"
+                self._bad(split, BadRow(sentence.line, split.unit, kind, problem, fix))
+        if not kept:
+            raise DataError(every_row_bad(split.source, split.skipped))
+        split.sentences = kept
+
+    def _bad(self, split: _Split, row: BadRow) -> None:
+        if self.on_bad_row == "error":
+            raise row.error(split.source)
+        split.skipped.append(row)
+
+    def _report(self, split: _Split) -> None:
+        if not split.skipped:
+            return
+        kinds = Counter(row.kind for row in split.skipped)
+        log.warning(
+            "Skipped %d sentences of %s (data.on_bad_row=skip), %d kept: %s; first at %s.",
+            len(split.skipped),
+            split.source,
+            len(split.sentences),
+            ", ".join(f"{n} {kind}" for kind, n in kinds.most_common()),
+            ", ".join(map(str, sorted(split.skipped)[:3])),
+        )
+
+    def train_texts(self) -> Iterator[str]:
+        for words in self.raw["train"]["tokens"]:
+            yield " ".join(words)
+
+    def describe(self) -> dict[str, dict[str, Any]]:
+        info: dict[str, dict[str, Any]] = {}
+        for split, dataset in self.raw.items():
+            info[split] = {"sentences": len(dataset)}
+            if self.on_bad_row == "skip":
+                skipped = self.skipped[split]
+                info[split]["skipped"] = len(skipped)
+                info[split]["skipped_examples"] = [row.record() for row in skipped[:5]]
+        return info
+
+    def files_used(self) -> dict[str, str]:
+        return {split: src for split, src in self.sources.items() if Path(src).is_file()}
+
+    # -- tokenization --------------------------------------------------------------------
+    def tokenize(self, tokenizer: PreTrainedTokenizerBase) -> None:
+        if not tokenizer.is_fast:
+            raise ConfigError(
+                "Token classification needs a fast tokenizer (word ids of each piece); "
+                f"{type(tokenizer).__name__} is not one. Use a tokenizer.json-based model."
+            )
+        label2id = {name: i for i, name in enumerate(self.label_names)}
+        settings = (
+            tokenizer.backend_tokenizer.to_str(),
+            self.max_length,
+            self.label_all_tokens,
+            self.tag_scheme,
+        )
+        for split, dataset in self.raw.items():
+            data_key = fingerprint.file_sha256(self.sources[split])
+            key = fingerprint.key(settings, data_key, label2id, self.on_bad_row)
+            folder = self.cache_dir / "tokenized" / key
+            folder.mkdir(parents=True, exist_ok=True)
+            self.ready[split] = dataset.map(
+                _encode,
+                batched=True,
+                fn_kwargs={
+                    "tokenizer": tokenizer,
+                    "label2id": label2id,
+                    "max_length": self.max_length,
+                    "label_all_tokens": self.label_all_tokens,
+                },
+                remove_columns=dataset.column_names,
+                cache_file_name=str(folder / f"{split}.arrow"),
+                load_from_cache_file=True,
+                desc=f"Tokenizing {split}",
+            )
+        self.collate = PadBatch(tokenizer)
+        self.collate.fill["piece_labels"] = IGNORE_INDEX
+
+    def collator(self, split: str) -> PadBatch:
+        return self.collate
+
+
+def _shape_problem(words: Any, labels: Any) -> str | None:
+    if not isinstance(words, list) or not words:
+        return "the tokens are not a non-empty list"
+    if not isinstance(labels, list) or len(labels) != len(words):
+        count = len(labels) if isinstance(labels, list) else "no"
+        return f"{len(words)} tokens but {count} tags"
+    return None
+
+
+def _label_names(sentences: Iterator[list[str]]) -> list[str]:
+    """O first, then each type's B- and I- tags by type: the order the classifier's rows get."""
+    present = {tag for tags in sentences for tag in tags}
+    names = sorted(present - {"O"}, key=lambda t: (t[2:], t[:1]))
+    return (["O"] if "O" in present else []) + names
+
+
+def _encode(
+    batch: dict, tokenizer, label2id: dict, max_length: int, label_all_tokens: bool
+) -> dict:
+    encoded = tokenizer(
+        batch["tokens"], is_split_into_words=True, truncation=True, max_length=max_length
+    )
+    labels, pieces = [], []
+    for row, tags in enumerate(batch["tags"]):
+        previous, first, every = None, [], []
+        for word in encoded.word_ids(row):
+            if word is None:
+                first.append(IGNORE_INDEX)
+                every.append(IGNORE_INDEX)
+            elif word != previous:
+                first.append(label2id[tags[word]])
+                every.append(first[-1])
+            else:
+                tag = tags[word]
+                inside = f"I-{tag[2:]}" if tag.startswith("B-") else tag
+                first.append(IGNORE_INDEX)
+                every.append(label2id.get(inside, label2id[tag]))
+            previous = word
+        labels.append(first)
+        pieces.append(every)
+    encoded["labels"] = labels
+    if label_all_tokens:
+        encoded["piece_labels"] = pieces
+    return encoded
