@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from dlkit.errors import ConfigError
 from dlkit.training.hooks import skip_unimplemented_hooks
+from dlkit.training.precision import cpu_precision
 
 
 def _instantiate_all(group: Mapping[str, Any] | None) -> list:
@@ -39,6 +40,8 @@ def build_trainer(
     else:
         callbacks = _instantiate_all(cfg.callbacks)
         logger = _instantiate_all(cfg.logger) or False
+    if options.get("accelerator") == "cpu":
+        options["precision"] = cpu_precision(options.get("precision", "32-true"))
     if isinstance(options.get("strategy"), dict):  # a strategy object built by a factory (fsdp)
         options["strategy"] = instantiate(cfg.hardware.strategy)
     try:
