@@ -10,6 +10,7 @@ from transformers import {auto}, AutoTokenizer
 
 model = {auto}.from_pretrained("{folder}")
 tokenizer = AutoTokenizer.from_pretrained("{folder}")
+# or: transformers.pipeline("{pipeline_task}", model="{folder}")
 ```""",
     "onnx": """Needs only `onnxruntime`, `tokenizers` and `numpy` (no torch, no dlkit):
 
@@ -58,6 +59,7 @@ def render(name: str, manifest: dict, parity: dict, family: Family) -> str:
     }[fmt]
     load = _LOAD[fmt].format(
         auto=family.auto_class,
+        pipeline_task=family.pipeline_task,
         usage=family.usage(),
         outputs=manifest["output_names"],
         folder=f"exports/{name}",

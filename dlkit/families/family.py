@@ -79,7 +79,7 @@ class Family:
         """The input file's columns `dlkit predict` reads, from the run's data config."""
         return [c for c in (data.get("text_column"), data.get("text_pair_column")) if c]
 
-    def runtime(self, folder: Path, info: dict, tokenizer: Any) -> Any:
+    def runtime(self, folder: Path, tokenizer: Any) -> Any:
         """The model of a run's model/ or of any export folder, called one way (numpy in,
         named numpy outputs out)."""
         from dlkit.export.graph import graph_inputs

@@ -45,6 +45,25 @@ class Task(L.LightningModule):
         if self._trainer is None or self.trainer._logger_connector.should_update_logs:
             self.log("train/loss", loss, prog_bar=True, batch_size=batch_size)
 
+    def evaluation_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:
+        """Accumulate (or log) one batch's metrics for `stage`, "val" or "test"."""
+        raise NotImplementedError
+
+    def evaluation_epoch_end(self, stage: str) -> None:
+        """Log what `evaluation_step` accumulated over the split; none by default."""
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self.evaluation_step(batch, "val")
+
+    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self.evaluation_step(batch, "test")
+
+    def on_validation_epoch_end(self) -> None:
+        self.evaluation_epoch_end("val")
+
+    def on_test_epoch_end(self) -> None:
+        self.evaluation_epoch_end("test")
+
     def write_artifacts(self, run_dir: Path, tokenizer: Any) -> None:
         """Task-specific files for the run folder (generated samples, ...); none by default."""
 

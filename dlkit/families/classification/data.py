@@ -14,26 +14,20 @@ from typing import Any
 import datasets
 from transformers import PreTrainedTokenizerBase
 
-from dlkit.data import fingerprint
-from dlkit.data.base import PreparedData
-from dlkit.data.collate import PadBatch
 from dlkit.data.files import check_file, load_hub, load_split
+from dlkit.data.labelled import LabelledData
 from dlkit.data.rows import BadRow, TableFile, every_row_bad
-from dlkit.errors import ConfigError, DataError
+from dlkit.errors import DataError
 
 SPLITS = ("train", "validation", "test", "eval")
-POLICIES = ("error", "skip")
 
 log = logging.getLogger(__name__)
 
 
-class TextClassificationData(PreparedData):
-    """Reads every configured split, derives the label set from the training split, and
-    tokenizes once into an Arrow cache keyed on the tokenizer, the files and the settings.
-
-    A bad row (not UTF-8, the wrong shape, an empty text, no label, a label the training data
-    lacks) is an error naming its file and line; with `on_bad_row="skip"` it is dropped,
-    counted, logged and listed by `describe()` instead."""
+class TextClassificationData(LabelledData):
+    """Reads every configured split and derives the label set from the training split. A bad
+    row: not UTF-8, the wrong shape, an empty text, no label, a label the training data
+    lacks."""
 
     def __init__(
         self,
@@ -52,20 +46,21 @@ class TextClassificationData(PreparedData):
         pin_memory: bool = False,
         cache_dir: str = ".cache/dlkit",
     ) -> None:
-        super().__init__(name, batch_size, eval_batch_size, num_workers, pin_memory, cache_dir)
-        if on_bad_row not in POLICIES:
-            raise ConfigError(f"data.on_bad_row={on_bad_row} is not one of {', '.join(POLICIES)}.")
-        self.on_bad_row = on_bad_row
-        self.group_by_length = group_by_length
-        self.files = {k: v for k, v in (files or {}).items() if v}
+        super().__init__(
+            name,
+            files,
+            on_bad_row,
+            max_length,
+            group_by_length,
+            batch_size,
+            eval_batch_size,
+            num_workers,
+            pin_memory,
+            cache_dir,
+        )
         self.hub = hub or {}
         self.text_columns = [c for c in (text_column, text_pair_column) if c]
         self.label_column = label_column
-        self.max_length = max_length
-        self.raw: dict[str, datasets.Dataset] = {}
-        self.sources: dict[str, str] = {}
-        self.skipped: dict[str, list[BadRow]] = {}
-        self.collate: PadBatch | None = None
 
     # -- loading -------------------------------------------------------------------------
     def load(self, splits: tuple[str, ...] = SPLITS, label_names: list[str] | None = None) -> None:
@@ -183,58 +178,10 @@ class TextClassificationData(PreparedData):
         for column in self.text_columns:
             yield from _values(self.raw["train"], column)
 
-    def describe(self) -> dict[str, dict[str, Any]]:
-        """Rows per split; under skip also how many were dropped, and the first five."""
-        info: dict[str, dict[str, Any]] = {}
-        for split, dataset in self.raw.items():
-            info[split] = {"rows": len(dataset)}
-            if self.on_bad_row == "skip":
-                skipped = self.skipped[split]
-                info[split]["skipped"] = len(skipped)
-                info[split]["skipped_examples"] = [row.record() for row in skipped[:5]]
-        return info
-
-    def files_used(self) -> dict[str, str]:
-        return {split: src for split, src in self.sources.items() if Path(src).is_file()}
-
     # -- tokenization --------------------------------------------------------------------
     def tokenize(self, tokenizer: PreTrainedTokenizerBase) -> None:
-        label2id = {name: i for i, name in enumerate(self.label_names)}
-        # The label column and the policy decide which rows are kept, so they key the cache.
-        settings = (
-            tokenizer.backend_tokenizer.to_str(),
-            self.text_columns,
-            self.label_column,
-            self.on_bad_row,
-            self.max_length,
-        )
-        for split, dataset in self.raw.items():
-            data_key = (
-                fingerprint.file_sha256(self.sources[split])
-                if Path(self.sources[split]).is_file()
-                else dataset._fingerprint
-            )
-            folder = self.cache_dir / "tokenized" / fingerprint.key(settings, data_key, label2id)
-            folder.mkdir(parents=True, exist_ok=True)
-            self.ready[split] = dataset.map(
-                _encode,
-                batched=True,
-                fn_kwargs={
-                    "tokenizer": tokenizer,
-                    "columns": self.text_columns,
-                    "label_column": self.label_column,
-                    "label2id": label2id,
-                    "max_length": self.max_length,
-                },
-                remove_columns=dataset.column_names,
-                cache_file_name=str(folder / f"{split}.arrow"),
-                load_from_cache_file=True,
-                desc=f"Tokenizing {split}",
-            )
-        self.collate = PadBatch(tokenizer)
-
-    def collator(self, split: str) -> PadBatch:
-        return self.collate
+        settings = {"columns": self.text_columns, "label_column": self.label_column}
+        self.encode_splits(tokenizer, _encode, settings)
 
 
 def _values(dataset: datasets.Dataset, column: str) -> list:

@@ -46,7 +46,7 @@ class TextClassificationTask(Task):
         self.log_train_loss(loss, len(batch["labels"]))
         return loss
 
-    def _eval_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:
+    def evaluation_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:
         logits = self(batch).float()
         labels = batch["labels"]
         size = len(labels)
@@ -55,9 +55,3 @@ class TextClassificationTask(Task):
         metrics = self.metrics[stage]
         metrics.update(logits, labels)
         self.log_dict(metrics, batch_size=size, prog_bar=stage == "val")
-
-    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        self._eval_step(batch, "val")
-
-    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        self._eval_step(batch, "test")

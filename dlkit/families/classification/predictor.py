@@ -12,7 +12,7 @@ from dlkit.families.family import Family, Predictor
 
 
 def classifier(family: Family, folder: Path, info: dict, tokenizer: Any) -> Predictor:
-    runtime = family.runtime(folder, info, tokenizer)
+    runtime = family.runtime(folder, tokenizer)
     labels = label_names(folder)
 
     def classify(texts: list[list[str]]) -> Iterator[dict]:

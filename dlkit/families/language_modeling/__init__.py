@@ -14,7 +14,7 @@ class MaskedLM(Family):
     def predictor(self, folder: Path, info: dict, tokenizer: Any, settings: Any) -> Predictor:
         from dlkit.families.language_modeling.predictor import mask_filler
 
-        return mask_filler(self.runtime(folder, info, tokenizer), tokenizer, info, settings)
+        return mask_filler(self.runtime(folder, tokenizer), tokenizer, info, settings)
 
     def usage(self) -> str:
         return 'print(outputs["logits"].argmax(-1))  # the most likely token at each position'

@@ -38,7 +38,7 @@ class LanguageModelingTask(Task):
         self.log_train_loss(loss, len(batch["input_ids"]))
         return loss
 
-    def _eval_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:
+    def evaluation_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:
         output = self.model(**batch)
         labels, logits = batch["labels"], output.logits
         if self.objective == "clm":  # position t predicts token t + 1
@@ -51,7 +51,7 @@ class LanguageModelingTask(Task):
         correct = (logits.argmax(-1) == labels) & scored
         self.token_acc[stage].update(correct.sum().float() / count, weight=count)
 
-    def _log_epoch(self, stage: str) -> None:
+    def evaluation_epoch_end(self, stage: str) -> None:
         if self.token_loss[stage].update_count == 0:
             return
         loss = self.token_loss[stage].compute()
@@ -61,18 +61,6 @@ class LanguageModelingTask(Task):
         self.log_dict(values, prog_bar=stage == "val")
         self.token_loss[stage].reset()
         self.token_acc[stage].reset()
-
-    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        self._eval_step(batch, "val")
-
-    def on_validation_epoch_end(self) -> None:
-        self._log_epoch("val")
-
-    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        self._eval_step(batch, "test")
-
-    def on_test_epoch_end(self) -> None:
-        self._log_epoch("test")
 
     @torch.no_grad()
     def write_artifacts(self, run_dir: Path, tokenizer) -> None:

@@ -22,7 +22,7 @@ class TokenClassification(Family):
     def predictor(self, folder: Path, info: dict, tokenizer: Any, settings: Any) -> Predictor:
         from dlkit.families.token_classification.predictor import tagger
 
-        return tagger(self.runtime(folder, info, tokenizer), tokenizer, folder, info)
+        return tagger(self.runtime(folder, tokenizer), tokenizer, folder, info)
 
     def score(
         self, batches: Sequence[Mapping[str, Any]], outputs: Sequence[Outputs], labels: list[str]

@@ -13,10 +13,8 @@ from typing import Any
 import datasets
 from transformers import PreTrainedTokenizerBase
 
-from dlkit.data import fingerprint
-from dlkit.data.base import PreparedData
-from dlkit.data.collate import PadBatch
 from dlkit.data.files import TABLES, check_file, load_split
+from dlkit.data.labelled import LabelledData
 from dlkit.data.rows import BadRow, every_row_bad
 from dlkit.errors import ConfigError, DataError
 from dlkit.families.token_classification.conll import Sentence, read_conll
@@ -24,7 +22,6 @@ from dlkit.families.token_classification.metrics import IGNORE_INDEX
 from dlkit.families.token_classification.tags import SCHEMES, check_tag, to_iob2
 
 SPLITS = ("train", "validation", "test", "eval")
-POLICIES = ("error", "skip")
 CONLL = (".txt", ".conll", ".iob", ".bio")
 
 log = logging.getLogger(__name__)
@@ -41,17 +38,17 @@ class _Split:
     unit: str = "line"
 
 
-class TokenClassificationData(PreparedData):
-    """Reads every configured split, converts its tags to IOB2, takes the label set from the
-    training split, and tokenizes once into an Arrow cache. A bad sentence (a line with the
-    wrong columns, a tag outside the scheme, tokens and tags of different lengths, a tag the
-    training data lacks) is an error naming file and line, or under `on_bad_row=skip` dropped
-    and counted.
+class TokenClassificationData(LabelledData):
+    """Reads every configured split, converts its tags to IOB2 and takes the label set from
+    the training split. A bad sentence: a line with the wrong columns, a tag outside the
+    scheme, tokens and tags of different lengths, a tag the training data lacks.
 
     Word pieces: the first piece of each word carries the word's label (`labels`) and the
     others -100, so metrics score each word once. With `label_all_tokens` the loss also trains
     the other pieces (`piece_labels`: an I- tag for the pieces after a B-), so that a
     pipeline, which tags every piece, keeps a word in one entity."""
+
+    counted = "sentences"
 
     def __init__(
         self,
@@ -71,23 +68,24 @@ class TokenClassificationData(PreparedData):
         pin_memory: bool = False,
         cache_dir: str = ".cache/dlkit",
     ) -> None:
-        super().__init__(name, batch_size, eval_batch_size, num_workers, pin_memory, cache_dir)
-        if on_bad_row not in POLICIES:
-            raise ConfigError(f"data.on_bad_row={on_bad_row} is not one of {', '.join(POLICIES)}.")
+        super().__init__(
+            name,
+            files,
+            on_bad_row,
+            max_length,
+            group_by_length,
+            batch_size,
+            eval_batch_size,
+            num_workers,
+            pin_memory,
+            cache_dir,
+        )
         if tag_scheme not in SCHEMES:
             raise ConfigError(f"data.tag_scheme={tag_scheme} is not one of {', '.join(SCHEMES)}.")
-        self.files = {k: v for k, v in (files or {}).items() if v}
         self.tag_scheme = tag_scheme
         self.tag_column = tag_column
         self.columns = (tokens_column, tags_column)
         self.label_all_tokens = label_all_tokens
-        self.on_bad_row = on_bad_row
-        self.max_length = max_length
-        self.group_by_length = group_by_length
-        self.raw: dict[str, datasets.Dataset] = {}
-        self.sources: dict[str, str] = {}
-        self.skipped: dict[str, list[BadRow]] = {}
-        self.collate: PadBatch | None = None
 
     # -- loading -------------------------------------------------------------------------
     def load(self, splits: tuple[str, ...] = SPLITS, label_names: list[str] | None = None) -> None:
@@ -208,19 +206,6 @@ class TokenClassificationData(PreparedData):
         for words in self.raw["train"]["tokens"]:
             yield " ".join(words)
 
-    def describe(self) -> dict[str, dict[str, Any]]:
-        info: dict[str, dict[str, Any]] = {}
-        for split, dataset in self.raw.items():
-            info[split] = {"sentences": len(dataset)}
-            if self.on_bad_row == "skip":
-                skipped = self.skipped[split]
-                info[split]["skipped"] = len(skipped)
-                info[split]["skipped_examples"] = [row.record() for row in skipped[:5]]
-        return info
-
-    def files_used(self) -> dict[str, str]:
-        return {split: src for split, src in self.sources.items() if Path(src).is_file()}
-
     # -- tokenization --------------------------------------------------------------------
     def tokenize(self, tokenizer: PreTrainedTokenizerBase) -> None:
         if not tokenizer.is_fast:
@@ -228,37 +213,10 @@ class TokenClassificationData(PreparedData):
                 "Token classification needs a fast tokenizer (word ids of each piece); "
                 f"{type(tokenizer).__name__} is not one. Use a tokenizer.json-based model."
             )
-        label2id = {name: i for i, name in enumerate(self.label_names)}
-        settings = (
-            tokenizer.backend_tokenizer.to_str(),
-            self.max_length,
-            self.label_all_tokens,
-            self.tag_scheme,
-        )
-        for split, dataset in self.raw.items():
-            data_key = fingerprint.file_sha256(self.sources[split])
-            key = fingerprint.key(settings, data_key, label2id, self.on_bad_row)
-            folder = self.cache_dir / "tokenized" / key
-            folder.mkdir(parents=True, exist_ok=True)
-            self.ready[split] = dataset.map(
-                _encode,
-                batched=True,
-                fn_kwargs={
-                    "tokenizer": tokenizer,
-                    "label2id": label2id,
-                    "max_length": self.max_length,
-                    "label_all_tokens": self.label_all_tokens,
-                },
-                remove_columns=dataset.column_names,
-                cache_file_name=str(folder / f"{split}.arrow"),
-                load_from_cache_file=True,
-                desc=f"Tokenizing {split}",
-            )
-        self.collate = PadBatch(tokenizer)
+        settings = {"label_all_tokens": self.label_all_tokens}
+        read_with = (self.tag_scheme, self.tag_column, self.columns)
+        self.encode_splits(tokenizer, _encode, settings, read_with)
         self.collate.fill["piece_labels"] = IGNORE_INDEX
-
-    def collator(self, split: str) -> PadBatch:
-        return self.collate
 
 
 def _shape_problem(words: Any, labels: Any) -> str | None:

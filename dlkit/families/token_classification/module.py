@@ -44,14 +44,14 @@ class TokenClassificationTask(Task):
         self.log_train_loss(loss, len(batch["input_ids"]))
         return loss
 
-    def _eval_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:
+    def evaluation_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:
         logits, loss = self(batch)
         trained = int((batch.get("piece_labels", batch["labels"]) != IGNORE_INDEX).sum())
         if trained:
             self.losses[stage].update(loss, weight=trained)
         self.scores[stage].update(logits.argmax(-1), batch["labels"])
 
-    def _log_epoch(self, stage: str) -> None:
+    def evaluation_epoch_end(self, stage: str) -> None:
         values = {f"{stage}/{k}": v for k, v in self.scores[stage].compute().items()}
         values[f"{stage}/loss"] = self.losses[stage].compute()
         shown = {f"{stage}/f1": values.pop(f"{stage}/f1")}
@@ -59,15 +59,3 @@ class TokenClassificationTask(Task):
         self.log_dict(values)
         self.scores[stage].reset()
         self.losses[stage].reset()
-
-    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        self._eval_step(batch, "val")
-
-    def on_validation_epoch_end(self) -> None:
-        self._log_epoch("val")
-
-    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        self._eval_step(batch, "test")
-
-    def on_test_epoch_end(self) -> None:
-        self._log_epoch("test")
