@@ -40,7 +40,8 @@ def main(run: str, data: str) -> None:
     with tempfile.TemporaryDirectory() as folder:
         source, out = Path(folder) / "in.txt", Path(folder) / "out.jsonl"
         source.write_text("\n".join(texts) + "\n")
-        command = ["dlkit", "predict", f"run={run}", f"input={source}", f"output={out}"]
+        command = [sys.executable, "-m", "dlkit", "predict", f"run={run}", f"input={source}"]
+        command.append(f"output={out}")
         subprocess.run(command, check=True)
         ours = [json.loads(line)["entities"] for line in out.read_text().splitlines()]
     tagger = pipeline(
