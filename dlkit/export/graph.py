@@ -60,19 +60,12 @@ def export_onnx(
     wrapper = NamedOutputs(model, input_names, output_names)
     external = sum(p.numel() * p.element_size() for p in model.parameters()) > _EXTERNAL_DATA_BYTES
     batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
-    axes = {n: {0: "batch", 1: "sequence"} for n in input_names}
-    with torch.no_grad():  # outputs per token have a sequence axis too
-        for name, out in zip(output_names, wrapper(*example), strict=True):
-            length = example[0].shape[1]
-            axes[name] = (
-                {0: "batch", 1: "sequence"} if out.shape[1:2] == (length,) else {0: "batch"}
-            )
     errors = []
     for dynamo in (True, False):
         options = (
             {"dynamic_shapes": (({0: batch, 1: sequence},) * len(input_names),)}
             if dynamo
-            else {"dynamic_axes": axes}
+            else {"dynamic_axes": _dynamic_axes(wrapper, example)}
         )
         try:
             with _quiet():
@@ -95,6 +88,18 @@ def export_onnx(
         f"Cannot export {type(model).__name__} to ONNX ({'; '.join(errors)}). Try "
         "format=torchscript, or format=hf for the Hugging Face folder."
     )
+
+
+def _dynamic_axes(wrapper: NamedOutputs, example: tuple) -> dict[str, dict[int, str]]:
+    """The TorchScript-based exporter's axes: inputs by batch and sequence, and outputs by
+    batch, with a sequence axis too where an output has one value per token."""
+    length = example[0].shape[1]
+    axes = {n: {0: "batch", 1: "sequence"} for n in wrapper.input_names}
+    with torch.no_grad():
+        for name, out in zip(wrapper.output_names, wrapper(*example), strict=True):
+            per_token = out.shape[1:2] == (length,)
+            axes[name] = {0: "batch", 1: "sequence"} if per_token else {0: "batch"}
+    return axes
 
 
 def quantize_onnx(source: Path, target: Path) -> None:
