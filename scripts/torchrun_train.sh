@@ -10,7 +10,8 @@ NPROC=${NPROC:-$(nvidia-smi -L 2>/dev/null | wc -l)}
 if [[ "$NPROC" -lt 1 ]]; then NPROC=1; fi
 TORCHRUN=${TORCHRUN:-torchrun}
 # Every process must pick the same run folder: give them one timestamp.
-export DLKIT_RUN_STAMP=${DLKIT_RUN_STAMP:-$(date +%Y-%m-%d_%H-%M-%S)}
+# One folder for all processes of this launch, and no other launch: the job id (or PID) in it.
+export DLKIT_RUN_STAMP=${DLKIT_RUN_STAMP:-$(date +%Y-%m-%d_%H-%M-%S)_${SLURM_JOB_ID:-$$}}
 cmd=("$TORCHRUN" --standalone --nproc_per_node="$NPROC" -m dlkit train "hardware.devices=$NPROC" "$@")
 if [[ -n "${DRY_RUN:-}" ]]; then
   printf '%q ' "${cmd[@]}"

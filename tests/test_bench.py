@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import FILLER, NEGATIVE, POSITIVE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,6 +32,7 @@ def write_sst2(folder: Path, rows: int, seed: int, name: str) -> None:
     (folder / name).write_text("\n".join(lines) + "\n")
 
 
+@pytest.mark.slow  # runs the bench
 def test_the_three_ways_reach_the_same_loss_at_the_same_step(tmp_path: Path) -> None:
     write_sst2(tmp_path / "data" / "sst2", 512, seed=1, name="train.tsv")
     write_sst2(tmp_path / "data" / "sst2", 64, seed=2, name="dev.tsv")

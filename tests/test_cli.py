@@ -114,6 +114,7 @@ def test_missing_label_column_names_the_column(tmp_path: Path) -> None:
         "data=text_classification",
         f"data.files.train={train}",
         "data.label_column=sentiment",
+        "data.max_length=32",
         cwd=tmp_path,
     )
     assert result.returncode == 2, result.stderr

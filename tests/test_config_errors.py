@@ -49,7 +49,7 @@ GOOD = {
     "hydra-setting": ["hydra.run.dir=/tmp/x", "hydra.job.chdir=false"],
     "new-key": ["+trainer.new_key=1", "trainer.new_key=2", "++trainer.other=x"],
     "delete": ["~callbacks.lr_monitor"],
-    "types": ["optimizer.lr=1", "trainer.max_epochs=null", "seed=${trainer.max_steps}"],
+    "types": ["optimizer.lr=1", "trainer.max_epochs=null", "seed=${data.batch_size}"],
     "lightning-types": ["hardware.devices=auto", "trainer.deterministic=warn"],
     "required-set": ["data=text_classification", "data.files.train=a.csv"],
     "evaluate": ["hydra.output_subdir=null", "hydra.run.dir=.", "hydra/job_logging=stdout"],

@@ -12,6 +12,8 @@ from safetensors.torch import load_file
 from tests.conftest import tiny_overrides
 from tests.test_cli import dlkit
 
+pytestmark = pytest.mark.slow  # every test here starts 2-process DDP training runs
+
 NO_DROPOUT = ["model.config.hidden_dropout_prob=0", "model.config.attention_probs_dropout_prob=0"]
 
 

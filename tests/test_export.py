@@ -142,6 +142,7 @@ def test_benchmark_compares_every_verified_format(run: Path) -> None:
         run,
         "format=hf",
         "benchmark=true",
+        "trust_remote_code=true",  # this test wrote the TorchScript export it times
         "export.timing.latency_calls=4",
         "export.timing.throughput_batches=2",
         "export.timing.throughput_batch_size=8",

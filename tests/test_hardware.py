@@ -48,4 +48,7 @@ def test_bf16_on_a_cpu_without_bf16_kernels_trains_in_fp32(monkeypatch, tmp_path
     assert "no bf16 matrix instructions" in caplog.text
     monkeypatch.setattr(precision, "native_bf16", lambda: True)
     assert build_trainer(cfg, tmp_path).precision == "bf16-mixed"
-    assert precision.cpu_precision("16-mixed") == "16-mixed"
+    assert precision.cpu_precision("16-mixed") == "bf16-mixed"  # Lightning's rule on CPUs
+    assert precision.cpu_precision("32-true") == "32-true"
+    monkeypatch.setattr(precision, "native_bf16", lambda: False)
+    assert precision.cpu_precision("16-mixed") == "32-true"

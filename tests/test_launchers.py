@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import tiny_overrides
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +37,7 @@ def test_sbatch_script_parses_and_dry_runs() -> None:
     ]
 
 
+@pytest.mark.slow  # torchrun starts two training processes
 def test_torchrun_script_trains_with_two_cpu_processes(tiny_data, tmp_path) -> None:
     overrides = [o for o in tiny_overrides(tiny_data, tmp_path) if "max_epochs" not in o]
     env = {

@@ -66,6 +66,7 @@ def ner_overrides(data: dict[str, Path], work: Path) -> list[str]:
         f"data.files.validation={data['validation']}",
         f"data.files.test={data['test']}",
         "data.batch_size=16",
+        "data.max_length=64",
         "data.label_all_tokens=true",
         "optimizer.lr=5e-3",
         "trainer.max_epochs=8",
@@ -236,7 +237,10 @@ def test_exports_are_verified_by_outputs_and_entity_f1(ner_run, fmt, tmp_path) -
     source = tmp_path / "in.txt"
     source.write_text("John Smith visited Paris today .\n")
     rows = tmp_path / "rows.jsonl"
-    predict(compose_root([f"run={copy / 'exports' / fmt}", f"input={source}", f"output={rows}"]))
+    trust = ["trust_remote_code=true"] if fmt == "torchscript" else []  # a program: opt in
+    predict(
+        compose_root([f"run={copy / 'exports' / fmt}", f"input={source}", f"output={rows}", *trust])
+    )
     (row,) = [json.loads(line) for line in rows.read_text().splitlines()]
     assert row["text"] == "John Smith visited Paris today ."
 

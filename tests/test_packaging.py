@@ -8,9 +8,12 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow  # builds and installs a wheel
 def test_installed_wheel_ships_and_finds_every_config(tmp_path: Path) -> None:
     pip = [sys.executable, "-m", "pip", "-q"]
     wheels, site, elsewhere = tmp_path / "wheels", tmp_path / "site", tmp_path / "elsewhere"

@@ -222,7 +222,8 @@ def _clm_predict_generates(run: Path, tmp_path: Path) -> None:
     assert all(r["generation"].strip() for r in rows)
     export(compose_root([f"run={run}", "format=torchscript", "paths.output_dir=."]))
     with pytest.raises(ConfigError, match="Generation runs on the Hugging Face model"):
-        predict(compose_root([f"run={run / 'exports' / 'torchscript'}", f"input={source}"]))
+        ts = run / "exports" / "torchscript"
+        predict(compose_root([f"run={ts}", f"input={source}", "trust_remote_code=true"]))
 
 
 def test_pretrain_refuses_a_labelled_task(tmp_path, compose_cfg) -> None:

@@ -72,7 +72,8 @@ def reference(tiny_data, tmp_path_factory) -> tuple[Path, list[str]]:
 
 @pytest.mark.parametrize(
     "kill_at",
-    [12, STEPS_PER_EPOCH + 2],  # mid-epoch; and across the epoch boundary (last ckpt at 15)
+    # mid-epoch; and across the epoch boundary (last ckpt at 15), slow: two more processes
+    [12, pytest.param(STEPS_PER_EPOCH + 2, marks=pytest.mark.slow)],
 )
 def test_killed_then_resumed_matches_uninterrupted(reference, kill_at: int) -> None:
     work, overrides = reference
@@ -122,6 +123,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(reference) -> 
     assert all(torch.isfinite(t).all() for t in saved["state_dict"].values())
 
 
+@pytest.mark.slow  # six training processes
 def test_two_processes_killed_then_resumed_match_uninterrupted(reference) -> None:
     """Each process's data share, position and dropout generator come back (dropout is on)."""
     work, overrides = reference

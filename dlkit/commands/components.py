@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 from transformers import PreTrainedTokenizerBase
 
 from dlkit import families
+from dlkit.errors import ConfigError
 from dlkit.models.build import build_model
 from dlkit.models.tokenizer import load_pretrained, train_tokenizer
 from dlkit.runs.folder import model_source
@@ -29,8 +31,8 @@ def build(
     label_names: list[str] | None = None,
 ) -> Components:
     """`label_names` fixes the label set, as when evaluating a trained model."""
-    data = load_data(cfg, splits, label_names)
     init_from = model_source(cfg.model.init_from) if cfg.model.init_from else None
+    data = load_data(cfg, splits, label_names)
     tokenizer = _tokenizer(cfg, data, init_from)
     data.tokenize(tokenizer)
 
@@ -51,7 +53,7 @@ def build(
         architecture=OmegaConf.to_container(cfg.model.config, resolve=True),
         init_from=init_from,
         vocab_size=len(tokenizer),
-        trust_remote_code=bool(cfg.model.get("trust_remote_code", False)),
+        trust_remote_code=bool(cfg.get("trust_remote_code")),
         special_ids={
             "pad_token_id": tokenizer.pad_token_id,
             "bos_token_id": tokenizer.bos_token_id,
@@ -79,9 +81,33 @@ def load_data(
     return data
 
 
+def check_positions(cfg: DictConfig) -> None:
+    """Before training: a loaded model's position embeddings cover data.max_length (a scratch
+    model's are checked with the command line)."""
+    if not cfg.model.get("init_from"):
+        return
+    config_file = Path(model_source(cfg.model.init_from)) / "config.json"
+    if not config_file.is_file():
+        return  # a hub name: known once downloaded
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ConfigError(
+            f"{config_file} is not valid JSON ({err}); the model folder is damaged."
+        ) from None
+    positions = config.get("max_position_embeddings") or config.get("n_positions")
+    for key in ("max_length", "block_size"):
+        length = cfg.data.get(key)
+        if isinstance(positions, int) and isinstance(length, int) and length > positions:
+            raise ConfigError(
+                f"data.{key}={length} exceeds the {positions} positions of the model loaded "
+                f"from {config_file.parent}: set data.{key}={positions} or lower."
+            )
+
+
 def _tokenizer(cfg: DictConfig, data, init_from: str | None) -> PreTrainedTokenizerBase:
     spec = cfg.model.tokenizer
-    remote_code = bool(cfg.model.get("trust_remote_code", False))
+    remote_code = bool(cfg.get("trust_remote_code"))
     if init_from:
         return load_pretrained(init_from, remote_code)
     if spec.name_or_path:

@@ -28,6 +28,11 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
 
     # The trained run's own config, with this command's data file, hardware and paths.
     saved = run_config(run, cfg)
+    if split == "test" and "files" not in saved.data:
+        raise ConfigError(
+            f"split=test: {run.path} was trained on '{saved.data.get('name')}', which has no "
+            "test split (its held-out text is the validation split). Use split=validation."
+        )
     with open_dict(saved):
         saved.callbacks = {"progress": cfg.callbacks.get("progress")}
         if eval_file:

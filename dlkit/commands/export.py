@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import json
+import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,7 +14,7 @@ from omegaconf import DictConfig
 from dlkit import families
 from dlkit.commands import app, collector, trained
 from dlkit.errors import ConfigError, ExportError
-from dlkit.runs.folder import RunFolder, open_run, write_json
+from dlkit.runs.folder import RunFolder, open_run, read_json, write_json
 
 FORMATS = ("hf", "onnx", "torchscript")
 
@@ -60,7 +60,7 @@ def export(cfg: DictConfig) -> dict:
 
     # Built in a staging folder; it replaces an earlier export only once verified.
     target = run.path / "exports" / name
-    staging = target.with_name(f".{name}.partial")
+    staging = target.with_name(f".{name}.{os.getpid()}.partial")  # one per export process
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
@@ -77,19 +77,38 @@ def export(cfg: DictConfig) -> dict:
 
     if not report["passed"]:
         rejected = target.with_name(f"{name}.rejected")
-        shutil.rmtree(rejected, ignore_errors=True)
-        staging.rename(rejected)
+        _replace(staging, rejected)
         raise ExportError(
             f"The {name} export failed verification: {report['reason']} "
             f"It is kept for inspection in {rejected}; {target} is unchanged."
         )
-    shutil.rmtree(target, ignore_errors=True)
-    staging.rename(target)
+    _replace(staging, target)
     console.metrics_table(f"{name} parity", _summary(report, family.quality))
     console.console.print(f"Export: [bold]{target}[/bold]")
     if cfg.benchmark:
         _benchmark(cfg, run, family, Eager(model, inputs, outputs), rows, collate)
     return report
+
+
+def _replace(staging: Path, target: Path) -> None:
+    """Put a finished folder in target's place; when two exports of one run finish together,
+    the later one wins and neither fails."""
+    for _ in range(5):
+        old = target.with_name(f".{target.name}.{os.getpid()}.old")
+        try:
+            if target.exists():
+                target.rename(old)
+            staging.rename(target)
+            break
+        except FileNotFoundError:
+            continue  # the other export moved target away first: try again
+        except OSError:
+            continue  # target re-appeared between the two renames: try again
+        finally:
+            shutil.rmtree(old, ignore_errors=True)
+    else:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise ExportError(f"Cannot replace {target}: other exports keep writing it. Retry.")
 
 
 def _validation(saved: DictConfig, run: RunFolder, tokenizer) -> tuple:
@@ -141,7 +160,14 @@ def _write(cfg, model, tokenizer, names: tuple[list, list], batches, folder: Pat
     if cfg.format == "onnx":
         fp32 = folder / ("fp32.onnx" if cfg.quantize else "model.onnx")
         details["exporter"] = graph.export_onnx(model, *names, example, fp32, cfg.export.opset)
-        details["opset"] = cfg.export.opset
+        details["opset"] = graph.onnx_opset(fp32)  # what was written, not only what was asked
+        if details["opset"] != cfg.export.opset:
+            from dlkit import console
+
+            console.console.print(
+                f"[yellow]export.opset={cfg.export.opset}: the exporter wrote opset "
+                f"{details['opset']}; parity.json records {details['opset']}.[/yellow]"
+            )
         if cfg.quantize:
             graph.quantize_onnx(fp32, folder / "model.onnx")
             details["size_bytes"] = _sizes(fp32, folder / "model.onnx")
@@ -234,12 +260,16 @@ def _benchmark(cfg, run, family, reference, rows, collate) -> None:
     size = timing.throughput_batch_size
     batches = _batches(rows, collate, inputs, timing.throughput_batches * size, size, first=())
     runtimes = {"pytorch": reference}
+    fix = "delete that export folder or export it again."
     for folder in sorted(p.parent for p in (run.path / "exports").glob("*/parity.json")):
-        if (
-            folder.name.startswith(".")
-            or not json.loads((folder / "parity.json").read_text())["passed"]
-        ):
+        if folder.name.startswith(".") or not read_json(folder / "parity.json", fix).get("passed"):
             continue  # staging or rejected exports
+        if folder.name.startswith("torchscript") and not cfg.trust_remote_code:
+            console.console.print(
+                f"Not timed: {folder.name} (a TorchScript program; add trust_remote_code=true "
+                "to load it)."
+            )
+            continue
         runtimes[folder.name] = load(folder, family.load_model)
     results = {
         name: measure(runtime, singles, batches, timing.warmup)

@@ -13,6 +13,7 @@ import difflib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import yaml
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -22,6 +23,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from dlkit.commands import ranges
 from dlkit.commands.app import config_dir
 from dlkit.errors import ConfigError
 
@@ -59,6 +61,11 @@ def check(argv: Sequence[str]) -> DictConfig | None:
             ) from err
         except (HydraException, OmegaConfBaseException) as err:
             raise ConfigError(_one_paragraph(err)) from err
+        except yaml.YAMLError as err:  # a config file of the user's that does not parse
+            raise ConfigError(
+                f"A config file is not valid YAML: {' '.join(str(err).split())}. Fix that file "
+                "(or remove it from hydra.searchpath)."
+            ) from err
     missing = [] if print_only else list(_missing(cfg, ""))
     if missing:
         raise ConfigError(
@@ -66,6 +73,8 @@ def check(argv: Sequence[str]) -> DictConfig | None:
             f"line, e.g. {missing[0]}=<value>."
         )
     _check_pairing(cfg)
+    if not print_only:
+        ranges.check(cfg)
     return cfg
 
 

@@ -12,27 +12,36 @@ from itertools import islice
 from pathlib import Path
 from typing import IO
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from dlkit import families
 from dlkit.commands import app, collector, trained
 from dlkit.data.stream import TextStream
 from dlkit.errors import ConfigError, RunFolderError
-from dlkit.runs.folder import open_run
+from dlkit.runs.folder import open_run, read_json
+from dlkit.runs.trust import check_model_code
 
 
-def describe_source(path: Path) -> tuple[Path, dict]:
+def describe_source(path: Path, cfg: DictConfig) -> tuple[Path, dict]:
     """The model folder to load and what predict needs to know of it (format, task family, text
     columns, maximum length): an export folder's export.json, or a run folder's config."""
     if (path / "export.json").is_file():
         from dlkit.export.runtime import read_manifest
 
         parity = path / "parity.json"
-        if parity.is_file() and not json.loads(parity.read_text()).get("passed"):
+        if parity.is_file() and not read_json(parity, "re-export the folder.").get("passed"):
             raise RunFolderError(f"{path} failed verification (see parity.json); re-export it.")
-        return path, read_manifest(path)
+        manifest = read_manifest(path)
+        check_model_code(path, bool(cfg.trust_remote_code))
+        if manifest["format"] == "torchscript" and not cfg.trust_remote_code:
+            raise RunFolderError(
+                f"{path} is a TorchScript export: loading it runs the program stored in model.pt, "
+                "so it is code, not data. Add trust_remote_code=true if you trust whoever made "
+                "it, or predict from an onnx or hf export (or the run folder) instead."
+            )
+        return path, manifest
     run = open_run(path)
-    return run.model_dir, {"format": "hf", **trained.serving_info(OmegaConf.load(run.config_file))}
+    return run.model_dir, {"format": "hf", **trained.serving_info(trained.saved_config(run, cfg))}
 
 
 def predict(cfg: DictConfig) -> int:
@@ -40,7 +49,8 @@ def predict(cfg: DictConfig) -> int:
         raise ConfigError(
             "predict needs run=<run or export folder> and input=<file> (input=- reads stdin)."
         )
-    folder, info = describe_source(Path(cfg.run).expanduser())
+    _check_output(cfg)
+    folder, info = describe_source(Path(cfg.run).expanduser(), cfg)
     family = families.get(info["family"])
     settings = cfg.predict
     columns = [settings.text_column] if settings.text_column else info["text_columns"] or ["text"]
@@ -65,6 +75,29 @@ def predict(cfg: DictConfig) -> int:
     skipped = f" ({stream.skipped} blank lines skipped)" if stream.skipped else ""
     console.errors.print(f"Wrote {count} predictions to {where}{skipped}.")
     return count
+
+
+def _check_output(cfg: DictConfig) -> None:
+    """Before any work: the output is a file that is not the input, in a folder that exists
+    or can be made."""
+    if not cfg.output:
+        return
+    target = Path(str(cfg.output)).expanduser()
+    if target.is_dir():
+        raise ConfigError(
+            f"output={cfg.output} is a folder; name a file in it, e.g. "
+            f"output={target / 'predictions.jsonl'}."
+        )
+    if str(cfg.input) != "-" and target.resolve() == Path(str(cfg.input)).expanduser().resolve():
+        raise ConfigError(
+            f"output={cfg.output} is the input file: predictions would replace it. Name "
+            "another file, e.g. output=predictions.jsonl."
+        )
+    existing = next(p for p in (target.parent, *target.parent.parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(
+            f"output={cfg.output}: cannot write under {existing}; name a writable place."
+        )
 
 
 @contextmanager

@@ -13,16 +13,20 @@ from dlkit.errors import ConfigError
 
 
 def pretrain(cfg: DictConfig) -> dict[str, Any]:
+    check(cfg)
+    from dlkit.commands.runner import fit
+
+    return fit(cfg, "pretrain")
+
+
+def check(cfg: DictConfig) -> None:
     if not families.of_task(cfg.task).pretrains:
         raise ConfigError(
             f"pretrain needs a language-modelling task, not task={cfg.task.name}: use "
             "+experiment=bert_mlm or +experiment=gpt_clm (or task=masked_lm / causal_lm with "
             "data=corpus). Labelled tasks run with `dlkit train` or `dlkit finetune`."
         )
-    from dlkit.commands.runner import fit
-
-    return fit(cfg, "pretrain")
 
 
 def main(argv: Sequence[str]) -> int:
-    return app.run(pretrain, argv, prepare=run_dir.prepare)
+    return app.run(pretrain, argv, prepare=run_dir.preparer(check))

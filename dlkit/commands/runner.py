@@ -18,7 +18,7 @@ from dlkit import console
 from dlkit.commands import collector, components
 from dlkit.errors import ConfigError, Preempted
 from dlkit.export.hf import save_model_dir
-from dlkit.runs import checkpoint, provenance
+from dlkit.runs import checkpoint, disk, provenance
 from dlkit.runs.folder import RunFolder
 from dlkit.training.logs import tame_lightning_logs
 from dlkit.training.state import ResumeState
@@ -57,12 +57,11 @@ def fit(cfg: DictConfig, command: str) -> dict[str, Any]:
     run = RunFolder(cfg.paths.output_dir)
     resume_from, saved = checkpoint.resumable(run, cfg) if cfg.get("resume") else (None, {})
     rank_zero = rank_zero_only.rank == 0
+    resumed, parts = False, None
     if rank_zero:
         check_writable(run.path)
         console.config_tree(cfg)
-        if resume_from:
-            run.resume(step=int(saved["global_step"]), command=command_line(command))
-        else:
+        if not resume_from:
             run.config_file.write_text(OmegaConf.to_yaml(cfg, resolve=True))
             run.start(
                 command=command_line(command),
@@ -76,9 +75,13 @@ def fit(cfg: DictConfig, command: str) -> dict[str, Any]:
         throughput = Throughput()  # the Trainer first: a hardware mistake shows before data work
         stops = [ResumeState(), Preemption(run.last_checkpoint), FiniteLoss()]
         trainer = build_trainer(cfg, run.path, [throughput, *stops])
+        components.check_positions(cfg)
         parts = components.build(cfg)
         if resume_from:
             checkpoint.check_matches(saved["state_dict"], parts.task, resume_from)
+            if rank_zero:  # recorded once the resume is sure to happen
+                run.resume(step=int(saved["global_step"]), command=command_line(command))
+                resumed = True
         if rank_zero:
             batch = _effective_batch(parts.data.batch_size, trainer)
             console.console.print(
@@ -86,7 +89,9 @@ def fit(cfg: DictConfig, command: str) -> dict[str, Any]:
                 f"{batch['devices']} devices x {batch['nodes']} nodes x {batch['accumulation']} "
                 "accumulated"
             )
+            adjusted = _record_adjustments(cfg, run, parts.task.model, trainer, resume_from)
             run.update(
+                adjusted=adjusted,
                 data_files=provenance.data_files(parts.data.files_used()),
                 data=parts.data.describe(),
                 labels=parts.data.label_names,
@@ -95,9 +100,11 @@ def fit(cfg: DictConfig, command: str) -> dict[str, Any]:
             )
         collector.resume()
         trainer.fit(parts.task, datamodule=parts.data, ckpt_path=resume_from, weights_only=True)
-        trainer.save_checkpoint(run.last_checkpoint, weights_only=False)  # the final state
+        _save_atomically(trainer, run.last_checkpoint)  # the final state
         best = _best_checkpoint(trainer)
         metrics = evaluate_splits(cfg, run.path, parts, ("validation", "test"), best)
+        if trainer.is_global_zero:
+            _log_final(trainer, run.path, metrics)
         results = {
             "experiment": cfg.experiment_name,
             **metrics,
@@ -122,9 +129,54 @@ def fit(cfg: DictConfig, command: str) -> dict[str, Any]:
             run.update(status="preempted", preempted=_saved_step(run))
         raise
     except BaseException as err:
-        if rank_zero:
-            run.fail(f"{type(err).__name__}: {err}")
+        if rank_zero and (resumed or not resume_from):  # a refused resume changes nothing
+            disk.fail(run, err)
+        if disk.is_full(err):
+            raise disk.full_error(run.path, parts.task.model if parts else None) from err
         raise
+
+
+def _record_adjustments(cfg, run: RunFolder, model, trainer, resume_from) -> dict:
+    """Settings that did not run as written (the precision this machine runs, a loaded model's
+    own architecture): config.yaml gets what ran, run.json both, and the console says so."""
+    asked = OmegaConf.to_container(cfg, resolve=True)
+    config = model.config.to_dict()
+    loaded = bool(cfg.model.get("init_from"))
+    adjusted = provenance.adjustments(asked, str(trainer.precision), config, loaded)
+    for key, change in adjusted.items():
+        console.console.print(
+            f"[yellow]{key}={change['asked']} ran as {change['ran']} ({change['why']}); "
+            "config.yaml records what ran.[/yellow]"
+        )
+        OmegaConf.update(cfg, key, change["ran"], force_add=True)
+    if adjusted and not resume_from:
+        run.config_file.write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    return adjusted
+
+
+def _save_atomically(trainer: L.Trainer, path: Path) -> None:
+    """A full disk leaves the previous checkpoint whole, not a truncated one."""
+    partial = path.with_name(path.name + ".partial")
+    try:
+        trainer.save_checkpoint(partial, weights_only=False)
+        if trainer.is_global_zero:
+            os.replace(partial, path)
+    finally:
+        if trainer.is_global_zero:
+            partial.unlink(missing_ok=True)
+
+
+def _log_final(trainer: L.Trainer, run_dir: Path, metrics: dict[str, dict[str, float]]) -> None:
+    """metrics.csv ends with the final metrics, so every run has one, even a run shorter than
+    log_every_n_steps."""
+    from lightning.pytorch.loggers import CSVLogger
+
+    final = {f"final_{split}/{k}": v for split, row in metrics.items() for k, v in row.items()}
+    csv_logger = next((lg for lg in trainer.loggers if isinstance(lg, CSVLogger)), None)
+    if csv_logger is None:
+        csv_logger = CSVLogger(save_dir=str(run_dir), name="", version="")
+    csv_logger.log_metrics(final, step=trainer.global_step)
+    csv_logger.save()
 
 
 def _effective_batch(per_device: int, trainer: L.Trainer) -> dict[str, int]:

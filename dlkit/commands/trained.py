@@ -5,14 +5,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, open_dict
 
 from dlkit.runs.folder import RunFolder
 
 
+def saved_config(run: RunFolder, cfg: DictConfig) -> DictConfig:
+    """The run's config.yaml as data: only classes dlkit's config groups name, and code from
+    the folder only if this command's line has trust_remote_code=true."""
+    from dlkit.commands.app import config_dir
+    from dlkit.runs.trust import check_model_code, known_targets, read_saved_config
+
+    trusted = bool(cfg.get("trust_remote_code"))
+    saved = read_saved_config(run.path, known_targets(config_dir()), trusted)
+    check_model_code(run.model_dir, trusted)
+    return saved
+
+
 def run_config(run: RunFolder, cfg: DictConfig) -> DictConfig:
-    saved = OmegaConf.load(run.config_file)
+    saved = saved_config(run, cfg)
     with open_dict(saved):
+        saved.trust_remote_code = bool(cfg.get("trust_remote_code"))
         saved.model.init_from = str(run.model_dir)
         saved.hardware = cfg.hardware
         saved.paths = cfg.paths

@@ -32,6 +32,11 @@ TABLES: dict[str, tuple[str, dict]] = {
 
 def check_file(path: str | Path, what: str) -> Path:
     path = Path(path).expanduser()
+    if path.is_dir():
+        raise DataError(
+            f"{what}={path} is a folder; it must name a data file in it (csv, tsv, json, "
+            f"jsonl or parquet), e.g. {what}={path / 'train.csv'}."
+        )
     if not path.is_file():
         hint = (
             "Point paths.data_dir (or $DLKIT_DATA_DIR) at the folder holding the data, "

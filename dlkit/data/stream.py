@@ -25,6 +25,8 @@ class TextStream:
         self.name = "<stdin>" if source == "-" else source
         self.path = None if source == "-" else Path(source).expanduser()
         self.columns = columns
+        if self.path is not None and self.path.is_dir():
+            raise DataError(f"input={self.path} is a folder; name a file in it (or - for stdin).")
         self.format = input_format or self._format()
         if self.format not in FORMATS:
             raise DataError(f"predict.input_format={self.format} is not one of {FORMATS}.")

@@ -90,6 +90,14 @@ def export_onnx(
     )
 
 
+def onnx_opset(path: Path) -> int:
+    """The opset the graph was written with (the exporter may raise what it was asked for)."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    return next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
+
+
 def _dynamic_axes(wrapper: NamedOutputs, example: tuple) -> dict[str, dict[int, str]]:
     """The TorchScript-based exporter's axes: inputs by batch and sequence, and outputs by
     batch, with a sequence axis too where an output has one value per token."""

@@ -3,7 +3,6 @@ checks, benchmarks and `dlkit predict` all go through it, so they measure the sa
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -11,6 +10,9 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 from transformers import PreTrainedModel
+
+from dlkit.errors import RunFolderError
+from dlkit.runs.folder import read_json
 
 MANIFEST = "export.json"  # format, task family, graph inputs and outputs of an export folder
 FILES = {"onnx": "model.onnx", "torchscript": "model.pt"}
@@ -58,6 +60,9 @@ class Onnx:
 
 
 class TorchScript:
+    """Loading a TorchScript file runs the program it holds: callers load only exports this
+    process wrote, or ones the user trusts (trust_remote_code=true)."""
+
     def __init__(self, path: Path, input_names: list[str], output_names: list[str]) -> None:
         self.module = torch.jit.load(str(path), map_location="cpu").eval()
         self.input_names = input_names
@@ -70,7 +75,14 @@ class TorchScript:
 
 
 def read_manifest(folder: Path) -> dict:
-    manifest = json.loads((folder / MANIFEST).read_text())
+    fix = "re-export the run (dlkit export run=<run folder> format=...)."
+    manifest = read_json(folder / MANIFEST, fix)
+    missing = [k for k in ("format", "input_names") if k not in manifest]
+    if missing or manifest["format"] not in (*FILES, "hf"):
+        raise RunFolderError(
+            f"{folder / MANIFEST} is not a dlkit export manifest (missing or unknown: "
+            f"{', '.join(missing) or 'format=' + str(manifest['format'])}); {fix}"
+        )
     manifest.setdefault("family", manifest.get("head"))  # exports from before families
     manifest.setdefault("output_names", ["logits"])
     return manifest

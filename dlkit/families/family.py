@@ -50,10 +50,11 @@ class Family:
 
         try:
             return self.auto().from_pretrained(folder)
-        except (OSError, ValueError) as err:
+        except Exception as err:  # a damaged file of a user's folder: truncated, not weights
             raise RunFolderError(
-                f"Cannot load the model in {folder}: {err}. Re-run training or export to "
-                "rebuild it."
+                f"Cannot load the model in {folder}: {' '.join(str(err).split())[:400]}. Its "
+                "files are damaged or not a model; copy the folder again, or re-run training "
+                "or export to rebuild it."
             ) from err
 
     # -- exports -------------------------------------------------------------------------

@@ -34,9 +34,10 @@ def build_model(
                 trust_remote_code=trust_remote_code,  # a hub repo's own code runs only if asked
                 **head_kwargs,
             )
-        except (OSError, ValueError) as err:
+        except Exception as err:  # missing, truncated, pickled code refused, not a model
             raise ConfigError(
-                f"Cannot load model weights from model.init_from='{init_from}': {err}. Give a "
+                f"Cannot load the model weights in '{init_from}' (model.init_from): "
+                f"{' '.join(str(err).split())[:400]}. Give a "
                 "local Hugging Face model folder, a dlkit run folder, or a hub name (needs "
                 "internet)."
             ) from err

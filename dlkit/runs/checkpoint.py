@@ -11,9 +11,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from dlkit.errors import ConfigError, RunFolderError
 from dlkit.runs.folder import RunFolder
+from dlkit.runs.trust import read_saved_config
 
 # How a run is observed may change on resume; what it computes may not.
-_MAY_DIFFER = ("resume", "callbacks", "logger")
+_MAY_DIFFER = ("resume", "callbacks", "logger", "paths", "trust_remote_code")
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -78,8 +79,9 @@ def resumable(run: RunFolder, cfg: DictConfig) -> tuple[Path, dict[str, Any]]:
             f"Nothing to resume in {run.path}: no checkpoints/last.ckpt (the run stopped before "
             "its first checkpoint). Start it again without resume=."
         )
-    saved = _flat(OmegaConf.to_container(OmegaConf.load(run.config_file), resolve=True))
-    now = _flat(OmegaConf.to_container(cfg, resolve=True))
+    stored = read_saved_config(run.path, frozenset(), trusted=True)  # compared, never built
+    saved = _flat(OmegaConf.to_container(stored, resolve=True))
+    now = _as_recorded(saved, _flat(OmegaConf.to_container(cfg, resolve=True)))
     differ = [  # settings added by a later dlkit (absent from the saved config) are not compared
         f"{key} ({saved.get(key)!r} -> {now.get(key)!r})"
         for key in sorted(saved)
@@ -88,10 +90,24 @@ def resumable(run: RunFolder, cfg: DictConfig) -> tuple[Path, dict[str, Any]]:
     if differ:
         raise ConfigError(
             f"resume continues {run.path} with its own config, but these settings differ: "
-            f"{'; '.join(differ[:5])}{' ...' if len(differ) > 5 else ''}. Drop those overrides, "
-            "or start a new run."
+            f"{'; '.join(differ[:5])}{' ...' if len(differ) > 5 else ''}. Drop the overrides "
+            "that change them (one you did not give means a config file or an environment "
+            "variable changed since the run started), or start a new run."
         )
     return last, load(last)
+
+
+def _as_recorded(saved: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
+    """This command's settings as the run records them: config.yaml holds what ran (the
+    precision this CPU runs; a loaded model's own architecture), not what was asked."""
+    from dlkit.training.precision import cpu_precision
+
+    now = dict(now)
+    if now.get("hardware.accelerator") == "cpu" and "trainer.precision" in now:
+        now["trainer.precision"] = cpu_precision(str(now["trainer.precision"]), warn=False)
+    if saved.get("model.init_from"):
+        now |= {k: v for k, v in saved.items() if k.startswith("model.config.")}
+    return now
 
 
 def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:

@@ -22,6 +22,17 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def read_json(path: Path, fix: str) -> dict[str, Any]:
+    """A JSON object a user's folder holds; damage is reported with `fix`, not a traceback."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise RunFolderError(f"{path} is not valid JSON ({err}); {fix}") from None
+    if not isinstance(data, dict):
+        raise RunFolderError(f"{path} holds no JSON object; {fix}")
+    return data
+
+
 class RunFolder:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -73,12 +84,14 @@ def open_run(path: str | Path) -> RunFolder:
         raise RunFolderError(
             f"Run folder not found: {run.path}. Pass run=<an existing run folder>."
         )
-    missing = [p.name for p in (run.config_file, run.model_dir) if not p.exists()]
+    model_config = run.model_dir / "config.json"
+    missing = [p.name for p in (run.config_file, run.model_dir, model_config) if not p.exists()]
     if missing:
         raise RunFolderError(
             f"{run.path} is not a complete dlkit run folder (missing {', '.join(missing)}). "
             "Pass the folder of a run that finished training."
         )
+    read_json(model_config, "the model folder is damaged; copy the run folder again.")
     return run
 
 

@@ -6,6 +6,7 @@ import platform
 import subprocess
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from dlkit.data.fingerprint import file_sha256
 
@@ -51,3 +52,27 @@ def data_files(files: dict[str, str]) -> dict[str, dict]:
         }
         for split, path in files.items()
     }
+
+
+_SHORT = {"64": "64-true", "32": "32-true", "16": "16-mixed", "bf16": "bf16-mixed"}
+
+
+def adjustments(
+    asked: dict[str, Any], precision: str, model_config: dict[str, Any], loaded: bool
+) -> dict[str, dict[str, Any]]:
+    """Settings whose value is not what ran: the precision the machine ran, and the
+    architecture of a model loaded with `model.init_from` (its own, whatever model.config
+    says). `asked` is the composed config as plain values."""
+    out: dict[str, dict[str, Any]] = {}
+    wanted = str(asked["trainer"].get("precision"))
+    if _SHORT.get(wanted, wanted) != precision:
+        out["trainer.precision"] = {"asked": wanted, "ran": precision, "why": "this machine"}
+    if loaded:
+        for key, value in (asked["model"].get("config") or {}).items():
+            if key in model_config and model_config[key] != value:
+                out[f"model.config.{key}"] = {
+                    "asked": value,
+                    "ran": model_config[key],
+                    "why": "loaded from model.init_from",
+                }
+    return out

@@ -23,10 +23,15 @@ def native_bf16() -> bool:
     return bool(check()) if check is not None else True
 
 
-def cpu_precision(precision: str) -> str:
-    """`precision` for a CPU run: bf16 ones become 32-true where bf16 is not native."""
+def cpu_precision(precision: str, warn: bool = True) -> str:
+    """`precision` for a CPU run, as it will run: fp16 autocast becomes bf16 (Lightning's own
+    rule: CPUs have no fp16 autocast), and bf16 becomes 32-true where bf16 is not native."""
+    if str(precision) in ("16-mixed", "16"):
+        precision = "bf16-mixed"
     if not str(precision).startswith("bf16") or native_bf16():
         return precision
+    if not warn:
+        return "32-true"
     log.warning(
         "trainer.precision=%s: this CPU has no bf16 matrix instructions (torch would run a "
         "reference loop, about 35x slower than fp32), so this run trains in 32-true.",

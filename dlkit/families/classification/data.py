@@ -125,7 +125,15 @@ class TextClassificationData(LabelledData):
         bad: dict[int, BadRow] = {}
         for column in self.text_columns:
             for row, text in enumerate(_values(table.dataset, column)):
-                if row not in bad and not (isinstance(text, str) and text.strip()):
+                if row not in bad and not isinstance(text, str) and text is not None:
+                    kind = type(text).__name__
+                    detail = f"'{column}' holds {kind} {reprlib.repr(text)}, not text"
+                    fix = (
+                        f"Check that data.text_column names the text ('{column}' reads as "
+                        "numbers), or write the values as strings"
+                    )
+                    bad[row] = table.bad(row, "not text", detail, fix)
+                elif row not in bad and not (isinstance(text, str) and text.strip()):
                     detail = f"'{column}' is {reprlib.repr(text)}"
                     bad[row] = table.bad(row, "empty text", detail, "Fill it in or remove the row")
         for row, label in enumerate(_values(table.dataset, self.label_column)):
