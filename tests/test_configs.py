@@ -1,4 +1,5 @@
-"""Every YAML under configs/ composes with the root config (found by glob, not a list)."""
+"""Every YAML under configs/ composes with the root config (found by glob, not a list) and
+passes the value-range and signature checks."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
+from omegaconf import OmegaConf, open_dict
 
+from dlkit.commands import ranges, signatures
 from dlkit.commands.app import config_dir
 
 CONFIGS = config_dir()
@@ -42,6 +44,11 @@ def test_every_config_composes_and_resolves(option: Path, tmp_path: Path) -> Non
         assert cfg[group] is not None
     container = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     assert container["seed"] == 42
+    if "sources" in cfg.data:  # a corpus has no files: the ++ above added one
+        with open_dict(cfg):
+            cfg.data.pop("files")
+    ranges.check(cfg)  # dlkit's own configs are in range, and take only arguments their
+    signatures.check(cfg)  # callables accept: the checks refuse users' mistakes, not ours
 
 
 def test_root_config_composes_alone(tmp_path: Path) -> None:
