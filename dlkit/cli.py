@@ -24,7 +24,7 @@ COMMANDS = {
 # the subcommand travels to those children in this variable.
 _COMMAND_ENV = "DLKIT_COMMAND"
 
-HELP = """usage: dlkit <command> [hydra overrides ...]
+HELP = """usage: dlkit <command> [hydra overrides ...]    (dlkit --version)
 
 Commands:
 {commands}
@@ -48,6 +48,11 @@ def main(argv: list[str] | None = None) -> int:
         command, rest = os.environ[_COMMAND_ENV], argv
     elif not argv or argv[0] in ("-h", "--help", "help"):
         print(_help())
+        return 0
+    elif argv[0] in ("-V", "--version"):
+        from dlkit import __version__
+
+        print(f"dlkit {__version__}")
         return 0
     else:
         print(f"dlkit: unknown command '{argv[0]}'.\n\n{_help()}", file=sys.stderr)

@@ -35,6 +35,17 @@ def test_help_lists_commands_without_heavy_imports() -> None:
     assert "HEAVY=\n" in out.stdout, out.stdout
 
 
+def test_version_without_heavy_imports() -> None:
+    from dlkit import __version__
+
+    code = (
+        "import sys; from dlkit.cli import main; main(['--version']); "
+        f"print('HEAVY=' + ','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines() == [f"dlkit {__version__}", "HEAVY="]
+
+
 def test_cfg_job_prints_the_config_without_heavy_imports(tmp_path: Path) -> None:
     code = (
         "import sys\nfrom dlkit.cli import main\n"

@@ -103,6 +103,23 @@ def test_missing_corpus_source_is_named(tmp_path) -> None:
         data.load()
 
 
+def test_plain_paths_are_corpus_sources(corpus, tmp_path) -> None:
+    """data.sources=[/path/to/text.txt] reads the same lines as {path: ...} entries."""
+    from dlkit.errors import DataError
+
+    plain = [entry["path"] for entry in corpus if "text_column" not in entry]
+    as_dicts = [{"path": path} for path in plain]
+    lines = []
+    for sources in (plain, as_dicts, plain[0]):
+        data = CorpusData("c", sources, cache_dir=str(tmp_path))
+        data.load()
+        lines.append(data.lines)
+    assert lines[0] == lines[1] and lines[0]["train"]
+    assert set(lines[2]["train"]) <= set(lines[0]["train"])
+    with pytest.raises(DataError, match="without a path"):
+        CorpusData("c", [{"text_column": "text"}], cache_dir=str(tmp_path))
+
+
 @pytest.fixture(scope="module")
 def mlm_run(corpus, tmp_path_factory) -> tuple[Path, dict]:
     from tests.conftest import compose_root as _compose

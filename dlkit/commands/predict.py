@@ -18,7 +18,7 @@ from dlkit import families
 from dlkit.commands import app, collector, trained
 from dlkit.data.stream import TextStream
 from dlkit.errors import ConfigError, RunFolderError
-from dlkit.runs.folder import open_run, read_json
+from dlkit.runs.folder import open_run, read_json, resolve
 from dlkit.runs.trust import check_model_code
 
 
@@ -50,7 +50,7 @@ def predict(cfg: DictConfig) -> int:
             "predict needs run=<run or export folder> and input=<file> (input=- reads stdin)."
         )
     _check_output(cfg)
-    folder, info = describe_source(Path(cfg.run).expanduser(), cfg)
+    folder, info = describe_source(resolve(cfg.run), cfg)
     family = families.get(info["family"])
     settings = cfg.predict
     columns = [settings.text_column] if settings.text_column else info["text_columns"] or ["text"]

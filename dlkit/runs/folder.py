@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from dlkit.errors import RunFolderError
 
@@ -73,12 +76,32 @@ class RunFolder:
         return file
 
 
+ALIASES = ("latest", "best")
+
+
+def resolve(path: str | Path) -> Path:
+    """`<experiment>/latest` is the newest completed run of that experiment and
+    `<experiment>/best` the one with the best monitored metric; either may go on inside the
+    run (`runs/bert_cls/latest/exports/onnx`). The folder it resolved to is printed (stderr),
+    so a smoke test's run is never used unnoticed."""
+    path = Path(path).expanduser()
+    if path.exists():
+        return path
+    parts = path.parts
+    at = next((i for i, part in enumerate(parts) if part in ALIASES), None)
+    if at is None:
+        return path
+    experiment = Path(*parts[:at]) if at else Path(".")
+    run = latest_run(experiment) if parts[at] == "latest" else best_run(experiment)
+    resolved = run.joinpath(*parts[at + 1 :])
+    print(f"{path} -> {resolved}", file=sys.stderr)
+    return resolved
+
+
 def open_run(path: str | Path) -> RunFolder:
     """A finished run folder named on the command line, checked before anything heavy runs;
-    `<experiment>/latest` is the newest completed run of that experiment."""
-    path = Path(path).expanduser()
-    if path.name == "latest" and not path.exists():
-        path = latest_run(path.parent)
+    `<experiment>/latest` and `<experiment>/best` as `resolve` says."""
+    path = resolve(path)
     run = RunFolder(path)
     if not run.path.is_dir():
         raise RunFolderError(
@@ -95,8 +118,7 @@ def open_run(path: str | Path) -> RunFolder:
     return run
 
 
-def latest_run(experiment_dir: Path) -> Path:
-    """The newest completed run in an experiment's folder (`runs/bert_mlm/latest`)."""
+def _completed(experiment_dir: Path, alias: str) -> list[Path]:
     done = [
         p.parent
         for p in sorted(experiment_dir.glob(f"*/{RUN_JSON}"))
@@ -104,18 +126,54 @@ def latest_run(experiment_dir: Path) -> Path:
     ]
     if not done:
         raise RunFolderError(
-            f"No completed run under {experiment_dir} (asked for {experiment_dir}/latest). "
+            f"No completed run under {experiment_dir} (asked for {experiment_dir}/{alias}). "
             "Run that experiment first, or name a run folder."
         )
+    return done
+
+
+def latest_run(experiment_dir: Path) -> Path:
+    """The newest completed run in an experiment's folder (`runs/bert_mlm/latest`)."""
+    done = _completed(experiment_dir, "latest")
     return max(done, key=lambda p: RunFolder(p).read().get("finished", ""))
+
+
+def best_run(experiment_dir: Path) -> Path:
+    """The completed run with the best final validation value of its monitored metric
+    (results.json), in the direction its config says (`task.monitor_mode`); ties go to the
+    newer run."""
+
+    def score(run: Path) -> tuple[float, str]:
+        results = _results(run)
+        split, _, name = str(results.get("monitor") or "val/loss").partition("/")
+        value = results.get("validation", {}).get(name) if split == "val" else None
+        if not isinstance(value, (int, float)):
+            return (float("-inf"), "")
+        sign = 1.0 if _monitor_mode(run) == "max" else -1.0
+        return (sign * float(value), RunFolder(run).read().get("finished", ""))
+
+    return max(_completed(experiment_dir, "best"), key=score)
+
+
+def _monitor_mode(run: Path) -> str:
+    try:
+        config = yaml.safe_load((run / "config.yaml").read_text())
+        return str(config["task"].get("monitor_mode", "min"))
+    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError):
+        return "min"
+
+
+def _results(run: Path) -> dict[str, Any]:
+    try:
+        return json.loads((run / "results.json").read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 def model_source(init_from: str) -> str:
     """A dlkit run folder means its model/ (`<experiment>/latest`: the newest completed run);
     a local folder stays; anything else is a hub name."""
-    path = Path(init_from).expanduser()
-    if path.name == "latest" and not path.exists():
-        path = latest_run(path.parent)
+    path = resolve(init_from)
     if (path / RUN_JSON).is_file():
         return str(path / "model")
     if path.exists() or init_from.startswith((".", "/", "~")):

@@ -36,6 +36,7 @@ class TextClassificationData(LabelledData):
         text_column: str,
         label_column: str,
         text_pair_column: str | None = None,
+        label_names: dict[Any, str] | None = None,
         hub: dict[str, Any] | None = None,
         on_bad_row: str = "error",
         max_length: int = 128,
@@ -61,6 +62,9 @@ class TextClassificationData(LabelledData):
         self.hub = hub or {}
         self.text_columns = [c for c in (text_column, text_pair_column) if c]
         self.label_column = label_column
+        # What a file's label values mean ({0: negative, 1: positive}): the names are the
+        # label set, in the order given, and what config.json and predictions show.
+        self.label_map = {str(k): str(v) for k, v in (label_names or {}).items()}
 
     # -- loading -------------------------------------------------------------------------
     def load(self, splits: tuple[str, ...] = SPLITS, label_names: list[str] | None = None) -> None:
@@ -78,7 +82,9 @@ class TextClassificationData(LabelledData):
             self._check_columns(table)
             tables[split] = self._drop(table, self._missing_values(table))
         fixed = label_names is not None
-        if label_names is None:
+        if label_names is None and self.label_map:
+            label_names = list(self.label_map.values())
+        elif label_names is None:
             if "train" not in tables:
                 raise DataError(
                     "No training data: set data.files.train to a labelled file "
@@ -87,7 +93,7 @@ class TextClassificationData(LabelledData):
             label_names = _label_names(_values(tables["train"].dataset, self.label_column))
         self.label_names = list(label_names)
         for split, table in tables.items():
-            if fixed or split != "train":
+            if fixed or split != "train" or self.label_map:
                 table = self._drop(table, self._unknown_labels(table, fixed))
             self._report(table)
             self.raw[split], self.sources[split] = table.dataset, table.source
@@ -143,8 +149,14 @@ class TextClassificationData(LabelledData):
         return bad
 
     def _unknown_labels(self, table: TableFile, fixed: bool) -> dict[int, BadRow]:
-        known = set(self.label_names)
-        origin = "of the trained model" if fixed else "read from the training data"
+        known = set(self.label_names) | set(self.label_map)
+        origin = (
+            "of the trained model"
+            if fixed
+            else "named by data.label_names"
+            if self.label_map
+            else "read from the training data"
+        )
         return {
             row: table.bad(
                 row,
@@ -188,7 +200,11 @@ class TextClassificationData(LabelledData):
 
     # -- tokenization --------------------------------------------------------------------
     def tokenize(self, tokenizer: PreTrainedTokenizerBase) -> None:
-        settings = {"columns": self.text_columns, "label_column": self.label_column}
+        settings = {
+            "columns": self.text_columns,
+            "label_column": self.label_column,
+            "aliases": self.label_map,
+        }
         self.encode_splits(tokenizer, _encode, settings)
 
 
@@ -212,8 +228,8 @@ def _label_names(values: list) -> list[str]:
     return sorted(present)
 
 
-def _encode(batch: dict, tokenizer, columns, label_column, label2id, max_length) -> dict:
+def _encode(batch: dict, tokenizer, columns, label_column, label2id, max_length, aliases) -> dict:
     texts = [batch[c] for c in columns]
     encoded = tokenizer(*texts, truncation=True, max_length=max_length)
-    encoded["labels"] = [label2id[str(v)] for v in batch[label_column]]
+    encoded["labels"] = [label2id[aliases.get(str(v), str(v))] for v in batch[label_column]]
     return encoded

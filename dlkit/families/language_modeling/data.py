@@ -20,14 +20,15 @@ from dlkit.errors import DataError
 
 
 class CorpusData(PreparedData):
-    """`sources`: a list of {path (file or glob), text_column (tables and jsonl)}. The last
+    """`sources`: a list of {path (file or glob), text_column (tables and jsonl)}, or of plain
+    paths (`data.sources=[/path/to/text.txt]`). The last
     `validation_fraction` of every source's lines is held out, so held-out text never sits
     next to training text inside a block."""
 
     def __init__(
         self,
         name: str,
-        sources: list[dict[str, Any]],
+        sources: list[dict[str, Any] | str] | str,
         objective: str = "mlm",
         block_size: int = 128,
         validation_fraction: float = 0.02,
@@ -43,7 +44,7 @@ class CorpusData(PreparedData):
         super().__init__(name, batch_size, eval_batch_size, num_workers, pin_memory, cache_dir)
         if objective not in ("mlm", "clm"):
             raise DataError(f"data.objective={objective} is not one of mlm, clm.")
-        self.sources = sources or []
+        self.sources = _as_sources(sources)
         self.hub = hub or {}
         self.objective = objective
         self.block_size = block_size
@@ -219,3 +220,18 @@ def _pack(batch: dict, block_size: int) -> dict:
     flat = [t for ids in batch["input_ids"] for t in ids]
     usable = len(flat) - len(flat) % block_size
     return {"input_ids": [flat[i : i + block_size] for i in range(0, usable, block_size)]}
+
+
+def _as_sources(sources: list[dict[str, Any] | str] | str | None) -> list[dict[str, Any]]:
+    """Plain paths and {path: ...} entries alike, as {path: ...} entries."""
+    items = [sources] if isinstance(sources, str) else list(sources or [])
+    out = []
+    for item in items:
+        entry = {"path": str(item)} if isinstance(item, (str, Path)) else dict(item)
+        if not entry.get("path"):
+            raise DataError(
+                f"data.sources has an entry without a path ({item!r}): give a file or glob, "
+                "or {path: <file>, text_column: <column>} for tables."
+            )
+        out.append(entry)
+    return out
