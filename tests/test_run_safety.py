@@ -66,6 +66,11 @@ def test_a_launcher_stamp_that_names_a_taken_folder_is_refused(tmp_path, monkeyp
         claim(folder)
 
 
+def test_a_folder_name_the_file_system_refuses(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="Cannot create the run folder"):
+        claim(tmp_path / ("x" * 300))
+
+
 def test_two_trainings_in_the_same_second(tiny_data, tmp_path: Path) -> None:
     """Both exit 0, each with its own complete run folder."""
     argv = [

@@ -110,8 +110,8 @@ def claim(folder: Path) -> Path:
     shared = bool(os.environ.get("DLKIT_RUN_STAMP"))
     for n in range(1000):
         candidate = folder if n == 0 else folder.with_name(f"{folder.name}_{n}")
-        candidate.mkdir(parents=True, exist_ok=True)
         try:
+            candidate.mkdir(parents=True, exist_ok=True)
             with open(candidate / "run.json", "x", encoding="utf-8") as handle:
                 created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
                 json.dump({"status": "created", "created": created}, handle)
@@ -122,6 +122,11 @@ def claim(folder: Path) -> Path:
                     f"DLKIT_RUN_STAMP names the run folder {candidate}, which already holds a "
                     "run. Give each launch its own stamp (the launch scripts add the job id)."
                 ) from None
+        except OSError as err:  # a name too long, a read-only or full disk
+            raise ConfigError(
+                f"Cannot create the run folder {candidate}: {err.strerror}. Point "
+                "paths.run_root (or hydra.run.dir) at a writable folder with a shorter path."
+            ) from None
     raise ConfigError(f"No free run folder name beside {folder}; clean up {folder.parent}.")
 
 
