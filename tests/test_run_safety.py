@@ -71,6 +71,7 @@ def test_a_folder_name_the_file_system_refuses(tmp_path: Path) -> None:
         claim(tmp_path / ("x" * 300))
 
 
+@pytest.mark.slow  # two training processes
 def test_two_trainings_in_the_same_second(tiny_data, tmp_path: Path) -> None:
     """Both exit 0, each with its own complete run folder."""
     argv = [
@@ -191,6 +192,7 @@ def test_a_full_disk_at_the_end_fails_cleanly(tiny_data, tmp_path: Path, monkeyp
 
 
 # -- exports --------------------------------------------------------------------------------
+@pytest.mark.slow  # two export processes
 def test_two_exports_of_one_run_at_once(trained, tmp_path: Path) -> None:
     import onnx
 
