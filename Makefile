@@ -12,7 +12,7 @@ ARGS ?=
 RUN ?= runs/bert_cls/latest
 
 .DEFAULT_GOAL := help
-.PHONY: help install train train-lstm pretrain finetune-pretrained pretrain-gpt export predict bench test test-all lint format clean
+.PHONY: help install train train-lstm pretrain finetune-pretrained pretrain-gpt export predict bench test test-all readme-commands lint format clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-20s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -62,6 +62,9 @@ test: install ## The default test suite (no slow tests)
 
 test-all: install ## Every test, slow ones included
 	$(BIN)/pytest -q -m ""
+
+readme-commands: install ## Every dlkit line of the README, as printed, on a small copy of the data root (about 15 minutes)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python scripts/readme_commands.py --data-dir $(DLKIT_DATA_DIR)
 
 lint: install ## ruff lint and format check
 	$(BIN)/ruff check dlkit tests scripts

@@ -18,6 +18,7 @@ COMMANDS = {
     "evaluate": "compute a run's metrics on a split or file: run=<folder> [split=test]",
     "export": "verified hf/onnx/torchscript (+int8) export: run=<folder> format=onnx",
     "predict": "batch inference to JSONL: run=<run or export folder> input=<file or ->",
+    "data": "the data configs, their files (present or missing) and sources; data get NAME",
 }
 
 # Lightning's DDP launcher re-executes this script for ranks > 0 with Hydra arguments only;
@@ -40,8 +41,18 @@ def _help() -> str:
     return HELP.format(commands="\n".join(lines))
 
 
+def _default_data_root() -> None:
+    """The Makefile's rule, so that a command typed by hand reads the data `make train` read:
+    ../shared/data beside the clone when it exists, unless $DLKIT_DATA_DIR says otherwise (the
+    configs fall back to ./data)."""
+    shared = os.path.join("..", "shared", "data")
+    if "DLKIT_DATA_DIR" not in os.environ and os.path.isdir(shared):
+        os.environ["DLKIT_DATA_DIR"] = os.path.abspath(shared)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    _default_data_root()
     if argv and argv[0] in COMMANDS:
         command, rest = argv[0], argv[1:]
     elif os.environ.get(_COMMAND_ENV) in COMMANDS and "LOCAL_RANK" in os.environ:

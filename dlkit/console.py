@@ -1,38 +1,52 @@
-"""What a person sees: the resolved config at start, the final metrics and the run folder."""
+"""What a person sees: a short summary at start, the final metrics and the run folder."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from rich.tree import Tree
 
 console = Console()
 errors = Console(stderr=True)
 
 
-def config_tree(cfg: DictConfig) -> None:
-    """One branch per group with its settings on one line each: collapsed, not a YAML dump."""
-    tree = Tree("[bold]config[/bold]", guide_style="dim")
-    container = OmegaConf.to_container(cfg, resolve=True)
-    for key, value in container.items():
-        if isinstance(value, dict):
-            branch = tree.add(f"[bold cyan]{key}[/bold cyan]")
-            for sub, item in value.items():
-                branch.add(f"{sub}: [green]{_short(item)}[/green]")
-        else:
-            tree.add(f"[bold cyan]{key}[/bold cyan]: [green]{_short(value)}[/green]")
-    console.print(tree)
-
-
-def _short(value: object, limit: int = 100) -> str:
-    text = str(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+def run_summary(cfg: DictConfig, command: str, run_dir: str) -> None:
+    """The few settings that decide a run, before it starts; the run folder's config.yaml
+    holds every setting."""
+    model, data, trainer = cfg.model, cfg.data, cfg.trainer
+    files = data.get("files") or {}
+    hub = data.get("hub") or {}
+    train = files.get("train")
+    if hub.get("path") and not (train and Path(train).expanduser().exists()):
+        train = f"{hub.path}{f' ({hub.name})' if hub.get('name') else ''} (hub)"
+    if train is None and data.get("sources"):
+        train = f"{len(data.sources)} text sources"
+    steps = [f"{trainer.max_steps} steps"] if (trainer.get("max_steps") or -1) > 0 else []
+    if (trainer.get("max_epochs") or -1) > 0:
+        epochs = f"{trainer.max_epochs} epoch{'s' if trainer.max_epochs > 1 else ''}"
+        steps.append(f"(at most {epochs})" if steps else epochs)
+    rows = {
+        "model": f"{model.name} ({model.arch}), "
+        + (f"from {model.init_from}" if model.get("init_from") else "from scratch"),
+        "data": f"{data.name}: {train}, batch {data.batch_size}",
+        "task": f"{cfg.task.name}, best by {cfg.task.monitor} ({cfg.task.monitor_mode})",
+        "training": f"{' '.join(steps) or 'until stopped'}, "
+        f"{cfg.optimizer._target_.rsplit('.', 1)[-1]} lr {cfg.optimizer.lr}, "
+        f"{trainer.precision} on {cfg.hardware.accelerator}",
+        "run folder": f"{run_dir} (config.yaml there holds every setting)",
+    }
+    console.print(f"[bold]dlkit {command}[/bold] {escape(cfg.experiment_name)}")
+    width = max(map(len, rows))
+    for name, value in rows.items():  # soft-wrapped: a log file gets whole lines
+        console.print(
+            f"[bold cyan]{name:<{width}}[/bold cyan]  {escape(str(value))}", soft_wrap=True
+        )
 
 
 def metrics_table(title: str, metrics: Mapping[str, float]) -> None:

@@ -99,5 +99,6 @@ def trained(tiny_data, tmp_path_factory) -> tuple[Path, dict]:
 
     work = tmp_path_factory.mktemp("work")
     run_dir = work / "runs" / "tiny"
-    results = train(compose_root([*tiny_overrides(tiny_data, work), f"paths.output_dir={run_dir}"]))
+    overrides = [*tiny_overrides(tiny_data, work), "keep_best_ckpt=true"]
+    results = train(compose_root([*overrides, f"paths.output_dir={run_dir}"]))
     return run_dir, results

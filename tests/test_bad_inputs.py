@@ -1,6 +1,6 @@
 """Every kind of bad input, each run as a user would (a subprocess): a one-paragraph message
 naming the problem and the fix, the right exit code, no traceback, and an existing run folder
-left exactly as it was. The README's table lists these cases."""
+left exactly as it was. docs/errors.md's table lists these cases."""
 
 from __future__ import annotations
 
@@ -235,22 +235,22 @@ CASES: dict[str, tuple[Setup, int, str]] = {
     ),
     # -- arguments the callables do not take ----------------------------------------------
     "a trainer argument Lightning does not take": (
-        lambda w, r: ["train", "+trainer.foo=1"],
+        lambda w, r: [*_train_with(w), "+trainer.foo=1"],
         2,
         "lightning.Trainer takes no argument 'foo'",
     ),
     "an optimizer argument AdamW does not take": (
-        lambda w, r: ["train", "+optimizer.betass=[0.9,0.99]"],
+        lambda w, r: [*_train_with(w), "+optimizer.betass=[0.9,0.99]"],
         2,
         "Did you mean betas",
     ),
     "a data argument the datamodule does not take": (
-        lambda w, r: ["train", "+data.colour=red"],
+        lambda w, r: [*_train_with(w), "+data.colour=red"],
         2,
         "takes no argument 'colour'",
     ),
     "a target that cannot be imported": (
-        lambda w, r: ["train", "optimizer._target_=torch.optim.Adamm"],
+        lambda w, r: [*_train_with(w), "optimizer._target_=torch.optim.Adamm"],
         2,
         "cannot be imported",
     ),
@@ -492,9 +492,10 @@ def test_bad_input(outcomes, case: str) -> None:
     assert {name: after.get(name) for name in before} == before
 
 
-def test_readme_table_lists_every_case() -> None:
-    """The README's bad-inputs table is this file's table: same cases, same exit codes."""
-    text = (ROOT / "README.md").read_text()
+def test_errors_table_lists_every_case() -> None:
+    """docs/errors.md's bad-inputs table (the README points to it) is this file's table: same
+    cases, same exit codes."""
+    text = (ROOT / "docs" / "errors.md").read_text()
     table = text.split("<!-- bad-inputs:", 1)[1].split("\n\n", 1)[0]
     rows = [line.split(" | ") for line in table.splitlines() if line.startswith("| ")][2:]
     listed = {row[0].removeprefix("| "): int(row[1]) for row in rows}

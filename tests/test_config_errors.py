@@ -48,7 +48,7 @@ GOOD = {
     "print": ["--cfg", "job", "data=text_classification"],  # ??? is shown, not an error
     "hydra-setting": ["hydra.run.dir=/tmp/x", "hydra.job.chdir=false"],
     "new-key": ["+trainer.new_key=1", "trainer.new_key=2", "++trainer.other=x"],
-    "delete": ["~callbacks.lr_monitor"],
+    "delete": ["~callbacks.early_stopping"],
     "types": ["optimizer.lr=1", "trainer.max_epochs=null", "seed=${data.batch_size}"],
     "lightning-types": ["hardware.devices=auto", "trainer.deterministic=warn"],
     "required-set": ["data=text_classification", "data.files.train=a.csv"],

@@ -156,6 +156,7 @@ def test_skip_drops_counts_and_reports_bad_rows(tmp_path: Path, caplog) -> None:
     assert data.raw["validation"]["text"] == ['superb "film"']
     report = data.describe()
     assert report["train"] == {
+        "source": str(train),
         "rows": 3,
         "skipped": 3,
         "skipped_examples": [

@@ -9,7 +9,7 @@ from lightning.pytorch.strategies import FSDPStrategy
 from transformers.models.bert.modeling_bert import BertLayer
 from transformers.models.gpt2.modeling_gpt2 import GPT2Block
 
-from tests.conftest import compose_root
+from tests.conftest import compose_root, tiny_overrides
 from tests.test_cli import dlkit
 
 
@@ -29,9 +29,11 @@ def test_multi_node_reads_the_node_count_from_slurm(monkeypatch) -> None:
     assert compose_root(["hardware=multi_node"]).hardware.num_nodes == 1
 
 
-def test_gpu_profiles_on_a_cpu_machine_are_usage_errors(tmp_path) -> None:
+def test_gpu_profiles_on_a_cpu_machine_are_usage_errors(tiny_data, tmp_path) -> None:
     for profile in ("fsdp", "gpu"):
-        result = dlkit("train", f"hardware={profile}", cwd=tmp_path)
+        result = dlkit(
+            "train", *tiny_overrides(tiny_data, tmp_path), f"hardware={profile}", cwd=tmp_path
+        )
         assert result.returncode == 2, result.stderr[-2000:]
         assert "hardware=cpu or hardware=ddp_cpu" in result.stderr
         assert "Traceback" not in result.stderr

@@ -33,7 +33,9 @@ def test_run_folder_holds_the_contract(trained) -> None:
     assert len(run["data_files"]["train"]["sha256"]) == 64
     saved = json.loads((run_dir / "results.json").read_text())
     assert saved == json.loads(json.dumps(results))
-    assert {"validation", "test", "best_epoch", "best_step", "samples_per_second"} <= set(saved)
+    assert {"validation", "test", "evaluated", "best_during_training"} <= set(saved)
+    assert saved["evaluated"]["weights"] == "best" and saved["evaluated"]["precision"] == "32-true"
+    assert saved["best_during_training"]["step"] == saved["evaluated"]["step"]
     assert saved["samples_per_second"] > 0
 
 

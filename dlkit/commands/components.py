@@ -54,6 +54,9 @@ def build(
         init_from=init_from,
         vocab_size=len(tokenizer),
         trust_remote_code=bool(cfg.get("trust_remote_code")),
+        init_config=OmegaConf.to_container(cfg.model.init_config, resolve=True)
+        if cfg.model.get("init_config")
+        else {},
         special_ids={
             "pad_token_id": tokenizer.pad_token_id,
             "bos_token_id": tokenizer.bos_token_id,

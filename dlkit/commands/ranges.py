@@ -86,6 +86,8 @@ SCHEMA: dict[str, Range] = {
     "model.config.max_position_embeddings": COUNT,
     "model.config.hidden_dropout_prob": FRACTION,
     "model.config.attention_probs_dropout_prob": FRACTION,
+    "model.init_config.hidden_dropout_prob": FRACTION,
+    "model.init_config.attention_probs_dropout_prob": FRACTION,
     "model.config.n_embd": COUNT,
     "model.config.n_layer": COUNT,
     "model.config.n_head": COUNT,

@@ -21,8 +21,9 @@ from dlkit.export.hf import save_model_dir
 from dlkit.runs import checkpoint, disk, provenance
 from dlkit.runs.folder import RunFolder
 from dlkit.training.logs import tame_lightning_logs
+from dlkit.training.metrics_csv import MetricsCSV
 from dlkit.training.state import ResumeState
-from dlkit.training.stops import FiniteLoss, Preemption
+from dlkit.training.stops import FiniteLoss, Preemption, ValidateAtEnd
 from dlkit.training.throughput import Throughput
 from dlkit.training.trainer import build_trainer
 
@@ -60,7 +61,7 @@ def fit(cfg: DictConfig, command: str) -> dict[str, Any]:
     resumed, parts = False, None
     if rank_zero:
         check_writable(run.path)
-        console.config_tree(cfg)
+        console.run_summary(cfg, command, str(run.path))
         if not resume_from:
             run.config_file.write_text(OmegaConf.to_yaml(cfg, resolve=True))
             run.start(
@@ -73,7 +74,7 @@ def fit(cfg: DictConfig, command: str) -> dict[str, Any]:
     try:
         L.seed_everything(cfg.seed, workers=True, verbose=False)
         throughput = Throughput()  # the Trainer first: a hardware mistake shows before data work
-        stops = [ResumeState(), Preemption(run.last_checkpoint), FiniteLoss()]
+        stops = [ResumeState(), Preemption(run.last_checkpoint), FiniteLoss(), ValidateAtEnd()]
         trainer = build_trainer(cfg, run.path, [throughput, *stops])
         components.check_positions(cfg)
         parts = components.build(cfg)
@@ -84,11 +85,12 @@ def fit(cfg: DictConfig, command: str) -> dict[str, Any]:
                 resumed = True
         if rank_zero:
             batch = _effective_batch(parts.data.batch_size, trainer)
-            console.console.print(
-                f"Effective batch size {batch['effective']} = {batch['per_device']} per device x "
-                f"{batch['devices']} devices x {batch['nodes']} nodes x {batch['accumulation']} "
-                "accumulated"
-            )
+            if batch["effective"] != batch["per_device"]:
+                console.console.print(
+                    f"Effective batch size {batch['effective']} = {batch['per_device']} per "
+                    f"device x {batch['devices']} devices x {batch['nodes']} nodes x "
+                    f"{batch['accumulation']} accumulated"
+                )
             adjusted = _record_adjustments(cfg, run, parts.task.model, trainer, resume_from)
             run.update(
                 adjusted=adjusted,
@@ -107,9 +109,9 @@ def fit(cfg: DictConfig, command: str) -> dict[str, Any]:
             _log_final(trainer, run.path, metrics)
         results = {
             "experiment": cfg.experiment_name,
-            **metrics,
+            **metrics,  # the weights "evaluated" names, evaluated again after training
             "monitor": cfg.task.monitor,
-            **_checkpoint_position(best),
+            **_describe_weights(_best_position(best), trainer, cfg.eval_precision),
             "global_step": trainer.global_step,
             "samples_per_second": round(throughput.samples_per_second, 2),
             "train_seconds": round(throughput.train_seconds, 2),
@@ -118,6 +120,8 @@ def fit(cfg: DictConfig, command: str) -> dict[str, Any]:
         if trainer.is_global_zero:
             save_model_dir(parts.task.model, parts.tokenizer, run.model_dir)
             parts.task.write_artifacts(run.path, parts.tokenizer)
+            if best and not cfg.get("keep_best_ckpt"):  # model/ holds its weights
+                Path(best).unlink(missing_ok=True)
             run.finish(results)
             for split in ("validation", "test"):
                 if split in results:
@@ -144,10 +148,11 @@ def _record_adjustments(cfg, run: RunFolder, model, trainer, resume_from) -> dic
     loaded = bool(cfg.model.get("init_from"))
     adjusted = provenance.adjustments(asked, str(trainer.precision), config, loaded)
     for key, change in adjusted.items():
-        console.console.print(
-            f"[yellow]{key}={change['asked']} ran as {change['ran']} ({change['why']}); "
-            "config.yaml records what ran.[/yellow]"
-        )
+        if change["why"] != "this machine":  # the precision check has said so
+            console.console.print(
+                f"[yellow]{key}={change['asked']} ran as {change['ran']} ({change['why']}); "
+                "config.yaml records what ran.[/yellow]"
+            )
         OmegaConf.update(cfg, key, change["ran"], force_add=True)
     if adjusted and not resume_from:
         run.config_file.write_text(OmegaConf.to_yaml(cfg, resolve=True))
@@ -169,14 +174,11 @@ def _save_atomically(trainer: L.Trainer, path: Path) -> None:
 def _log_final(trainer: L.Trainer, run_dir: Path, metrics: dict[str, dict[str, float]]) -> None:
     """metrics.csv ends with the final metrics, so every run has one, even a run shorter than
     log_every_n_steps."""
-    from lightning.pytorch.loggers import CSVLogger
-
     final = {f"final_{split}/{k}": v for split, row in metrics.items() for k, v in row.items()}
-    csv_logger = next((lg for lg in trainer.loggers if isinstance(lg, CSVLogger)), None)
-    if csv_logger is None:
-        csv_logger = CSVLogger(save_dir=str(run_dir), name="", version="")
-    csv_logger.log_metrics(final, step=trainer.global_step)
-    csv_logger.save()
+    logger = next((lg for lg in trainer.loggers if isinstance(lg, MetricsCSV)), None)
+    logger = logger or MetricsCSV(str(run_dir))
+    logger.log_metrics(final, step=trainer.global_step - 1)  # Lightning's step index
+    logger.save()
 
 
 def _effective_batch(per_device: int, trainer: L.Trainer) -> dict[str, int]:
@@ -225,17 +227,33 @@ def _best_checkpoint(trainer: L.Trainer) -> str | None:
     return path or None
 
 
-def _checkpoint_position(path: str | None) -> dict[str, Any]:
+def _best_position(path: str | None) -> dict[str, Any] | None:
+    """Step, epoch and monitored value (as validation during training saw it) of best.ckpt."""
     if not path or not os.path.isfile(path):
-        return {"best_checkpoint": None}
+        return None
     state = torch.load(path, map_location="cpu", weights_only=True)
-    score = state.get("callbacks", {})
-    best_score = next(
-        (v.get("best_model_score") for k, v in score.items() if "ModelCheckpoint" in k), None
-    )
+    callbacks = state.get("callbacks", {}).items()
+    score = next((v.get("best_model_score") for k, v in callbacks if "ModelCheckpoint" in k), None)
     return {
-        "best_checkpoint": path,
-        "best_epoch": state.get("epoch"),
-        "best_step": state.get("global_step"),
-        "best_score": float(best_score) if best_score is not None else None,
+        "step": state.get("global_step"),
+        "epoch": state.get("epoch"),
+        "value": None if score is None else round(float(score), 6),
+    }
+
+
+def _describe_weights(
+    best: dict[str, Any] | None, trainer: L.Trainer, eval_precision: str
+) -> dict[str, Any]:
+    """results.json's account of the figures: which weights the final metrics (and model/,
+    and exports) come from, and the monitored value during training, which can differ a
+    little from the final one (training precision versus eval_precision)."""
+    if best is None:
+        evaluated = {"weights": "last", "step": trainer.global_step, "epoch": trainer.current_epoch}
+        during = None
+    else:
+        evaluated = {"weights": "best", "step": best["step"], "epoch": best["epoch"]}
+        during = {"value": best["value"], "step": best["step"], "precision": str(trainer.precision)}
+    return {
+        "evaluated": {**evaluated, "precision": eval_precision},
+        "best_during_training": during,
     }

@@ -98,12 +98,34 @@ def _root_cause(err: BaseException) -> str:
     return str(err) or type(err).__name__
 
 
-def load_hub(path: str, name: str | None, split: str, cache_dir: Path) -> datasets.Dataset:
-    """The real hub loader for machines with internet (`data.hub.path=nyu-mll/glue`)."""
-    try:
-        return datasets.load_dataset(path, name, split=split, cache_dir=str(cache_dir))
-    except Exception as err:
-        raise DataError(
-            f"Cannot load hub dataset {path}/{name} split {split}: {err}. Without internet, "
-            "set data.hub.path=null and point data.files.* at local files."
-        ) from err
+def write_table(table: datasets.Dataset, path: Path, setting: str) -> None:
+    """The inverse of the readers above, by extension (`dlkit data get`): a .tsv unquoted,
+    as it is read (SST-2's sentences hold bare quotes)."""
+    suffix = path.suffix.lower()
+    if suffix == ".tsv":
+        _write_tsv(table, path, setting)
+    elif suffix == ".csv":
+        table.to_csv(str(path), index=False)
+    elif suffix in (".json", ".jsonl"):
+        table.to_json(str(path), lines=True, force_ascii=False)
+    elif suffix == ".parquet":
+        table.to_parquet(str(path))
+    else:
+        raise DataError(f"{setting}={path}: cannot write a {suffix or 'suffix-less'} file.")
+
+
+def _write_tsv(table: datasets.Dataset, path: Path, setting: str) -> None:
+    columns = table.column_names
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(
+            handle, delimiter="\t", quoting=csv.QUOTE_NONE, quotechar=None, lineterminator="\n"
+        )
+        writer.writerow(columns)
+        try:
+            for batch in table.iter(batch_size=10_000):
+                writer.writerows(zip(*(batch[c] for c in columns), strict=True))
+        except csv.Error:
+            raise DataError(
+                f"A value of the hub copy holds a tab or a line break, which a .tsv file cannot "
+                f"hold; set {setting} to a .csv or .jsonl file."
+            ) from None

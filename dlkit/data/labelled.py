@@ -53,10 +53,11 @@ class LabelledData(PreparedData):
         self.collate: PadBatch | None = None
 
     def describe(self) -> dict[str, dict[str, Any]]:
-        """Rows per split; under skip also how many were dropped, and the first five."""
+        """Source (a file, or a hub dataset and split) and rows per split; under skip also
+        how many were dropped, and the first five."""
         info: dict[str, dict[str, Any]] = {}
         for split, dataset in self.raw.items():
-            info[split] = {self.counted: len(dataset)}
+            info[split] = {"source": self.sources.get(split), self.counted: len(dataset)}
             if self.on_bad_row == "skip":
                 skipped = self.skipped[split]
                 info[split]["skipped"] = len(skipped)

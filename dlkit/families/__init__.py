@@ -31,3 +31,13 @@ def get(name: str) -> Family:
 def of_task(task: Mapping[str, Any]) -> Family:
     """The family of a task config; run folders from before families were named say `head`."""
     return get(str(task.get("family") or task.get("head")))
+
+
+def of_data(target: str) -> Family | None:
+    """The family whose datamodule a data config's `_target_` names (None: no dlkit family);
+    the families that share a datamodule share what it expects and writes."""
+    for name in FAMILIES:
+        family = get(name)
+        if target in family.data_targets:
+            return family
+    return None

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dlkit.data.layout import Expected, split_files
+
 # A batch of input rows (each the texts of one row) to one JSON-ready record per row.
 Predictor = Callable[[list[list[Any]]], Iterator[dict]]
 Outputs = dict[str, Any]  # output name -> numpy array
@@ -56,6 +58,19 @@ class Family:
                 "files are damaged or not a model; copy the folder again, or re-run training "
                 "or export to rebuild it."
             ) from err
+
+    # -- data ----------------------------------------------------------------------------
+    def layout(self, data: Mapping[str, Any]) -> list[Expected]:
+        """The files a (resolved) data config expects and where each comes from when it is
+        absent: `files.<split>`, else split `hub.splits.<split>` of `hub.path`."""
+        return split_files(data.get("files"), data.get("hub"))
+
+    def write_local(
+        self, data: Mapping[str, Any], item: Expected, dataset: Any, path: Path
+    ) -> None:
+        """`dlkit data get`: a hub split (a `datasets.Dataset`) written to `path` as the
+        local file `item` that this family's reader takes."""
+        raise NotImplementedError(f"{self.name} cannot write hub data as local files")
 
     # -- exports -------------------------------------------------------------------------
     def exports(self) -> list[str]:

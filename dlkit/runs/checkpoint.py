@@ -14,7 +14,7 @@ from dlkit.runs.folder import RunFolder
 from dlkit.runs.trust import read_saved_config
 
 # How a run is observed may change on resume; what it computes may not.
-_MAY_DIFFER = ("resume", "callbacks", "logger", "paths", "trust_remote_code")
+_MAY_DIFFER = ("resume", "callbacks", "logger", "paths", "trust_remote_code", "keep_best_ckpt")
 
 
 def load(path: Path) -> dict[str, Any]:

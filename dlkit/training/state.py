@@ -1,18 +1,17 @@
 """What Lightning's checkpoint leaves out but an exact resume needs: every RNG state and the
-metrics logged so far (Lightning's CSV writer deletes metrics.csv when it starts)."""
+metrics logged so far."""
 
 from __future__ import annotations
 
-import csv
 import random
-from pathlib import Path
 from typing import Any
 
 import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
-from lightning.pytorch.loggers import CSVLogger
+
+from dlkit.training.metrics_csv import MetricsCSV
 
 
 class ResumeState(Callback):
@@ -34,7 +33,8 @@ class ResumeState(Callback):
                 trainer.world_size, -1
             ),
         }
-        checkpoint["dlkit_metrics"] = _csv_rows(trainer)
+        logger = _metrics_logger(trainer)
+        checkpoint["dlkit_metrics"] = logger.rows() if logger else []
 
     def on_load_checkpoint(
         self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
@@ -59,11 +59,9 @@ class ResumeState(Callback):
                 torch.set_rng_state(per_rank[trainer.global_rank].to(torch.uint8))
             else:
                 torch.set_rng_state(rng["torch"])
-        writer = _csv_writer(trainer)
-        if writer is not None and checkpoint.get("dlkit_metrics"):
-            rows = checkpoint["dlkit_metrics"]
-            writer.metrics_keys = sorted({k for row in rows for k in row})
-            writer.metrics[:0] = rows
+        logger = _metrics_logger(trainer)
+        if logger is not None and checkpoint.get("dlkit_metrics"):
+            logger.restore(checkpoint["dlkit_metrics"])
 
 
 def _restore_loader_position(trainer: L.Trainer, checkpoint: dict[str, Any]) -> None:
@@ -77,35 +75,8 @@ def _restore_loader_position(trainer: L.Trainer, checkpoint: dict[str, Any]) -> 
         loader.load_state_dict(states[0])
 
 
-def _csv_writer(trainer: L.Trainer) -> Any:
-    """Only rank zero writes metrics.csv (other ranks hold a stand-in)."""
+def _metrics_logger(trainer: L.Trainer) -> MetricsCSV | None:
+    """Only rank zero writes metrics.csv."""
     if not trainer.is_global_zero:
         return None
-    for logger in trainer.loggers:
-        if isinstance(logger, CSVLogger):
-            return logger.experiment
-    return None
-
-
-def _csv_rows(trainer: L.Trainer) -> list[dict[str, Any]]:
-    """Rows already written to metrics.csv plus those still buffered, in logged order."""
-    writer = _csv_writer(trainer)
-    if writer is None:
-        return []
-    rows: list[dict[str, Any]] = []
-    path = Path(writer.metrics_file_path)
-    if path.is_file():
-        with open(path, newline="") as handle:
-            rows = [
-                {k: _number(v) for k, v in row.items() if v != ""} for row in csv.DictReader(handle)
-            ]
-    return rows + [dict(row) for row in writer.metrics]
-
-
-def _number(text: str) -> float | int | str:
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
+    return next((lg for lg in trainer.loggers if isinstance(lg, MetricsCSV)), None)

@@ -1,5 +1,6 @@
-"""The two ways a run stops early on purpose: a pre-emption signal (save, then exit with
-a code the job script can requeue on) and a non-finite loss (stop before it is saved)."""
+"""How a run stops: on its last step with a validation (so a short run has a best
+checkpoint), on a pre-emption signal (save, then exit with a code the job script can requeue
+on) and on a non-finite loss (stop before it is saved)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,17 @@ from dlkit.errors import NonFiniteLoss, Preempted
 
 log = logging.getLogger("dlkit")
 SIGNALS = (signal.SIGTERM, signal.SIGUSR1)  # SLURM sends SIGUSR1 before the time limit
+
+
+class ValidateAtEnd(Callback):
+    """A run that reaches trainer.max_steps between validations (a smoke test, a short
+    pretraining) would end unvalidated: no best.ckpt, and Lightning's warning that the
+    monitored metric is missing. Asking to stop at the last step makes Lightning validate
+    there, by its rule for early stopping."""
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
+        if 0 < trainer.max_steps <= trainer.global_step:
+            trainer.should_stop = True
 
 
 class Preemption(Callback):

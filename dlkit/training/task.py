@@ -18,6 +18,13 @@ SchedulerFactory = Callable[..., torch.optim.lr_scheduler.LRScheduler]
 _NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
 
 
+def accuracy(logits: torch.Tensor, labels: torch.Tensor, ignore_index: int = -100) -> torch.Tensor:
+    """Share of the scored positions (labels other than `ignore_index`) predicted right."""
+    scored = labels != ignore_index
+    right = (logits.argmax(-1) == labels) & scored
+    return right.sum() / scored.sum().clamp(min=1)
+
+
 class Task(L.LightningModule):
     """`optimizer` and `scheduler` are Hydra partials (`_partial_: true`): the task supplies the
     parameters and the number of training steps, which only the Trainer knows."""
@@ -37,13 +44,21 @@ class Task(L.LightningModule):
         self.scheduler_factory = scheduler
         self.weight_decay = weight_decay
 
-    def log_train_loss(self, loss: torch.Tensor, batch_size: int) -> None:
-        """Only on the steps the logger writes (every trainer.log_every_n_steps; the progress
-        display shows that value): a `self.log` costs about 0.25 ms, a step's worth of
-        overhead that a plain PyTorch loop does not pay. `should_update_logs` is the logger
-        connector's own rule (private in Lightning, which pyproject pins to 2.6.x)."""
-        if self._trainer is None or self.trainer._logger_connector.should_update_logs:
-            self.log("train/loss", loss, prog_bar=True, batch_size=batch_size)
+    def log_train(
+        self, loss: torch.Tensor, batch_size: int, accuracy: Callable[[], torch.Tensor]
+    ) -> None:
+        """Loss, batch accuracy and learning rate, only on the steps the logger writes (every
+        trainer.log_every_n_steps): a `self.log` costs about 0.25 ms, a step's worth of
+        overhead that a plain PyTorch loop does not pay, so `accuracy` is computed only then.
+        `should_update_logs` is the logger connector's own rule (private in Lightning, which
+        pyproject pins to 2.6.x)."""
+        if self._trainer is not None and not self.trainer._logger_connector.should_update_logs:
+            return
+        self.log("train/loss", loss, prog_bar=True, batch_size=batch_size)
+        with torch.no_grad():
+            self.log("train/acc", accuracy().float(), batch_size=batch_size)
+        if self._trainer is not None and self.trainer.optimizers:
+            self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"])
 
     def evaluation_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:
         """Accumulate (or log) one batch's metrics for `stage`, "val" or "test"."""

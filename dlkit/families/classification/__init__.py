@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from dlkit.data.layout import Expected
 from dlkit.families.family import Family, Outputs, Predictor
 
 
@@ -14,6 +15,13 @@ class Classification(Family):
         from dlkit.families.classification.predictor import classifier
 
         return classifier(self, folder, info, tokenizer)
+
+    def write_local(
+        self, data: Mapping[str, Any], item: Expected, dataset: Any, path: Path
+    ) -> None:
+        from dlkit.families.classification.writer import write
+
+        write(data, dataset, path, item.setting)
 
     def score(
         self, batches: Sequence[Mapping[str, Any]], outputs: Sequence[Outputs], labels: list[str]

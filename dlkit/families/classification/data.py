@@ -14,8 +14,10 @@ from typing import Any
 import datasets
 from transformers import PreTrainedTokenizerBase
 
-from dlkit.data.files import check_file, load_hub, load_split
+from dlkit.data.files import check_file, load_split
+from dlkit.data.hub import Fetched, fetch_missing
 from dlkit.data.labelled import LabelledData
+from dlkit.data.layout import split_files
 from dlkit.data.rows import BadRow, TableFile, every_row_bad
 from dlkit.errors import DataError
 
@@ -71,8 +73,10 @@ class TextClassificationData(LabelledData):
         """Read and validate the raw splits. `label_names` fixes the label set (evaluation of
         a trained model); otherwise it comes from the training split's usable rows."""
         tables: dict[str, TableFile] = {}
+        expected = [e for e in split_files(self.files, self.hub) if e.key in splits]
+        fetched = fetch_missing(self.name, expected, self._ds_cache)
         for split in splits:
-            table = self._read(split)
+            table = self._read(split, fetched)
             if table is None:
                 continue
             if not len(table.dataset):  # text files were checked for rows by the scan
@@ -99,12 +103,10 @@ class TextClassificationData(LabelledData):
             self.raw[split], self.sources[split] = table.dataset, table.source
             self.skipped[split] = sorted(table.skipped)
 
-    def _read(self, split: str) -> TableFile | None:
-        hub_split = (self.hub.get("splits") or {}).get(split)
-        if self.hub.get("path") and hub_split:
-            source = f"{self.hub['path']}/{self.hub.get('name')}:{hub_split}"
-            dataset = load_hub(self.hub["path"], self.hub.get("name"), hub_split, self._ds_cache)
-            return TableFile(source, dataset)
+    def _read(self, split: str, fetched: dict[str, Fetched]) -> TableFile | None:
+        """The local file of a split, or its hub copy when the file is absent."""
+        if split in fetched:
+            return TableFile(fetched[split].source, fetched[split].dataset)
         if split not in self.files:
             return None
         path = check_file(self.files[split], f"data.files.{split}")

@@ -8,7 +8,7 @@ from torch import nn
 from torchmetrics import MeanMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
-from dlkit.training.task import OptimizerFactory, SchedulerFactory, Task
+from dlkit.training.task import OptimizerFactory, SchedulerFactory, Task, accuracy
 
 
 class TextClassificationTask(Task):
@@ -42,8 +42,9 @@ class TextClassificationTask(Task):
         return self.model(**inputs).logits
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss = F.cross_entropy(self(batch).float(), batch["labels"])
-        self.log_train_loss(loss, len(batch["labels"]))
+        logits, labels = self(batch).float(), batch["labels"]
+        loss = F.cross_entropy(logits, labels)
+        self.log_train(loss, len(labels), lambda: accuracy(logits, labels))
         return loss
 
     def evaluation_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:

@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from dlkit.data.layout import Expected
 from dlkit.families.family import Family, Predictor
+from dlkit.families.language_modeling.sources import corpus_files
 
 _CORPUS = ("dlkit.families.language_modeling.data.CorpusData",)
 
 
-class MaskedLM(Family):
+class _Corpus(Family):
+    """What both language-modelling families read: a corpus of sources (data=corpus)."""
+
+    def layout(self, data: Mapping[str, Any]) -> list[Expected]:
+        return corpus_files(data.get("sources"), data.get("hub"))
+
+    def write_local(
+        self, data: Mapping[str, Any], item: Expected, dataset: Any, path: Path
+    ) -> None:
+        from dlkit.families.language_modeling.writer import write
+
+        write(data, item, dataset, path)
+
+
+class MaskedLM(_Corpus):
     def predictor(self, folder: Path, info: dict, tokenizer: Any, settings: Any) -> Predictor:
         from dlkit.families.language_modeling.predictor import mask_filler
 
@@ -20,7 +37,7 @@ class MaskedLM(Family):
         return 'print(outputs["logits"].argmax(-1))  # the most likely token at each position'
 
 
-class CausalLM(Family):
+class CausalLM(_Corpus):
     def predictor(self, folder: Path, info: dict, tokenizer: Any, settings: Any) -> Predictor:
         from dlkit.errors import ConfigError
         from dlkit.families.language_modeling.predictor import generator

@@ -15,13 +15,16 @@ from transformers import DataCollatorForLanguageModeling, PreTrainedTokenizerBas
 
 from dlkit.data import fingerprint
 from dlkit.data.base import PreparedData
-from dlkit.data.files import TABLES, load_hub, load_split
+from dlkit.data.files import TABLES, load_split
+from dlkit.data.hub import Fetched, fetch_missing
 from dlkit.errors import DataError
+from dlkit.families.language_modeling.sources import as_sources, corpus_files, text_column
 
 
 class CorpusData(PreparedData):
-    """`sources`: a list of {path (file or glob), text_column (tables and jsonl)}, or of plain
-    paths (`data.sources=[/path/to/text.txt]`). The last
+    """`sources`: a list of {path (file or glob), text_column (tables and jsonl), hub (the
+    split it comes from when absent)}, or of plain paths (`data.sources=[/path/to/text.txt]`);
+    `hub`: a whole hub corpus besides them. The last
     `validation_fraction` of every source's lines is held out, so held-out text never sits
     next to training text inside a block."""
 
@@ -44,7 +47,7 @@ class CorpusData(PreparedData):
         super().__init__(name, batch_size, eval_batch_size, num_workers, pin_memory, cache_dir)
         if objective not in ("mlm", "clm"):
             raise DataError(f"data.objective={objective} is not one of mlm, clm.")
-        self.sources = _as_sources(sources)
+        self.sources = as_sources(sources)
         self.hub = hub or {}
         self.objective = objective
         self.block_size = block_size
@@ -58,14 +61,15 @@ class CorpusData(PreparedData):
 
     # -- reading -------------------------------------------------------------------------
     def load(self, splits: tuple[str, ...] = (), label_names: list[str] | None = None) -> None:
-        if self.hub.get("path"):
-            hub = self.hub
-            dataset = load_hub(
-                hub["path"], hub.get("name"), hub.get("split", "train"), self._ds_cache
-            )
-            texts = dataset[hub.get("text_column", "text")]
-            self._hold_out(hub["path"], [t.strip() for t in texts if t and t.strip()])
-        for source in self.sources:
+        fetched = fetch_missing(self.name, corpus_files(self.sources, self.hub), self._ds_cache)
+        if "hub" in fetched:
+            whole = fetched["hub"]
+            self._hold_out(whole.source, list(_hub_lines(whole, text_column(self.hub))))
+        for i, source in enumerate(self.sources):
+            copy = fetched.get(f"sources[{i}]")
+            if copy is not None:
+                self._hold_out(copy.source, list(_hub_lines(copy, text_column(source))))
+                continue
             paths = sorted(glob.glob(str(Path(source["path"]).expanduser())))
             if not paths:
                 raise DataError(
@@ -180,6 +184,17 @@ class _SameMasks:
         return collate(examples)
 
 
+def _hub_lines(copy: Fetched, column: str) -> Iterator[str]:
+    """The non-blank lines of a hub copy's text column."""
+    if column not in copy.dataset.column_names:
+        raise DataError(
+            f"{copy.source}: no text column '{column}'; it has {copy.dataset.column_names}. Set "
+            "the text_column of its hub entry."
+        )
+    for text in copy.dataset.select_columns(column)[:][column]:
+        yield from (t.strip() for t in str(text or "").splitlines() if t.strip())
+
+
 def _read_lines(path: Path, text_column: str | None, cache_dir: Path) -> Iterator[str]:
     """Plain text (any extension the table readers do not know): one non-blank line per item.
     Tables, json and jsonl (read by dlkit.data.files, like every labelled file): the lines of
@@ -220,18 +235,3 @@ def _pack(batch: dict, block_size: int) -> dict:
     flat = [t for ids in batch["input_ids"] for t in ids]
     usable = len(flat) - len(flat) % block_size
     return {"input_ids": [flat[i : i + block_size] for i in range(0, usable, block_size)]}
-
-
-def _as_sources(sources: list[dict[str, Any] | str] | str | None) -> list[dict[str, Any]]:
-    """Plain paths and {path: ...} entries alike, as {path: ...} entries."""
-    items = [sources] if isinstance(sources, str) else list(sources or [])
-    out = []
-    for item in items:
-        entry = {"path": str(item)} if isinstance(item, (str, Path)) else dict(item)
-        if not entry.get("path"):
-            raise DataError(
-                f"data.sources has an entry without a path ({item!r}): give a file or glob, "
-                "or {path: <file>, text_column: <column>} for tables."
-            )
-        out.append(entry)
-    return out

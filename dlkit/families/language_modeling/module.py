@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torchmetrics import MeanMetric
 
-from dlkit.training.task import OptimizerFactory, SchedulerFactory, Task
+from dlkit.training.task import OptimizerFactory, SchedulerFactory, Task, accuracy
 
 
 class LanguageModelingTask(Task):
@@ -34,22 +34,27 @@ class LanguageModelingTask(Task):
         self.token_acc = nn.ModuleDict({s: MeanMetric() for s in ("val", "test")})
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss = self.model(**batch).loss
-        self.log_train_loss(loss, len(batch["input_ids"]))
-        return loss
-
-    def evaluation_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:
         output = self.model(**batch)
+        self.log_train(
+            output.loss, len(batch["input_ids"]), lambda: accuracy(*self._scored(output, batch))
+        )
+        return output.loss
+
+    def _scored(self, output: Any, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        """Logits and labels of the positions the loss scores."""
         labels, logits = batch["labels"], output.logits
         if self.objective == "clm":  # position t predicts token t + 1
             labels, logits = labels[:, 1:], logits[:, :-1]
-        scored = labels != -100
-        count = int(scored.sum())
+        return logits, labels
+
+    def evaluation_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:
+        output = self.model(**batch)
+        logits, labels = self._scored(output, batch)
+        count = int((labels != -100).sum())
         if not count:
             return
         self.token_loss[stage].update(output.loss.float(), weight=count)
-        correct = (logits.argmax(-1) == labels) & scored
-        self.token_acc[stage].update(correct.sum().float() / count, weight=count)
+        self.token_acc[stage].update(accuracy(logits, labels).float(), weight=count)
 
     def evaluation_epoch_end(self, stage: str) -> None:
         if self.token_loss[stage].update_count == 0:

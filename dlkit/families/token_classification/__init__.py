@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from dlkit.data.layout import Expected
 from dlkit.families.family import Family, Outputs, Predictor
 
 
@@ -23,6 +24,13 @@ class TokenClassification(Family):
         from dlkit.families.token_classification.predictor import tagger
 
         return tagger(self.runtime(folder, tokenizer), tokenizer, folder, info)
+
+    def write_local(
+        self, data: Mapping[str, Any], item: Expected, dataset: Any, path: Path
+    ) -> None:
+        from dlkit.families.token_classification.writer import write
+
+        write(data, dataset, path, item.setting)
 
     def score(
         self, batches: Sequence[Mapping[str, Any]], outputs: Sequence[Outputs], labels: list[str]

@@ -11,6 +11,7 @@ from dlkit.data.rows import BadRow, every_row_bad
 from dlkit.errors import DataError
 
 DOCSTART = "-DOCSTART-"
+SUFFIXES = (".txt", ".conll", ".iob", ".bio")  # files read as CoNLL
 _COLUMNS_FIX = "Give every token line the same columns"
 _UTF8_FIX = "Re-save the file as UTF-8"
 

@@ -14,15 +14,18 @@ import datasets
 from transformers import PreTrainedTokenizerBase
 
 from dlkit.data.files import TABLES, check_file, load_split
+from dlkit.data.hub import Fetched, fetch_missing
 from dlkit.data.labelled import LabelledData
-from dlkit.data.rows import BadRow, every_row_bad
+from dlkit.data.layout import split_files
+from dlkit.data.rows import BadRow, TableFile, every_row_bad
 from dlkit.errors import ConfigError, DataError
-from dlkit.families.token_classification.conll import Sentence, read_conll
+from dlkit.families.token_classification import tagged
+from dlkit.families.token_classification.conll import DOCSTART, Sentence, read_conll
+from dlkit.families.token_classification.conll import SUFFIXES as CONLL
 from dlkit.families.token_classification.metrics import IGNORE_INDEX
 from dlkit.families.token_classification.tags import SCHEMES, check_tag, to_iob2
 
 SPLITS = ("train", "validation", "test", "eval")
-CONLL = (".txt", ".conll", ".iob", ".bio")
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +62,7 @@ class TokenClassificationData(LabelledData):
         tokens_column: str = "tokens",
         tags_column: str = "tags",
         label_all_tokens: bool = False,
+        hub: dict[str, Any] | None = None,
         on_bad_row: str = "error",
         max_length: int = 128,
         group_by_length: bool = False,
@@ -86,10 +90,18 @@ class TokenClassificationData(LabelledData):
         self.tag_column = tag_column
         self.columns = (tokens_column, tags_column)
         self.label_all_tokens = label_all_tokens
+        # A hub copy names its columns its own way (CoNLL-2003: tokens, ner_tags).
+        self.hub = hub or {}
+        self.hub_columns = (
+            self.hub.get("tokens_column") or tokens_column,
+            self.hub.get("tags_column") or tags_column,
+        )
 
     # -- loading -------------------------------------------------------------------------
     def load(self, splits: tuple[str, ...] = SPLITS, label_names: list[str] | None = None) -> None:
-        read = {split: self._read(split) for split in splits if split in self.files}
+        expected = [e for e in split_files(self.files, self.hub) if e.key in splits]
+        fetched = fetch_missing(self.name, expected, self.cache_dir / "datasets")
+        read = {e.key: self._read(e.key, fetched.get(e.key)) for e in expected}
         fixed = label_names is not None
         if label_names is None:
             if "train" not in read:
@@ -118,11 +130,15 @@ class TokenClassificationData(LabelledData):
             )
             self.sources[name], self.skipped[name] = split.source, sorted(split.skipped)
 
-    def _read(self, name: str) -> _Split:
-        """A split's sentences in IOB2, and the bad ones left out under skip."""
+    def _read(self, name: str, fetched: Fetched | None = None) -> _Split:
+        """A split's sentences in IOB2 (from its file, or the hub copy `fetched` when the
+        file is absent), and the bad ones left out under skip."""
         setting = f"data.files.{name}"
-        path = Path(self.files[name]).expanduser()
-        if path.suffix.lower() in CONLL:
+        path = Path(self.files.get(name) or ".").expanduser()
+        if fetched is not None:
+            table = TableFile(fetched.source, fetched.dataset)
+            split = self._from_rows(table, self.hub_columns, "data.hub.")
+        elif path.suffix.lower() in CONLL:
             if not path.is_file():
                 check_file(path, setting)  # the shared "not found" message
             conll = read_conll(path, self.tag_column, skip=self.on_bad_row == "skip")
@@ -146,16 +162,25 @@ class TokenClassificationData(LabelledData):
 
     def _read_table(self, path: Path) -> _Split:
         table = load_split(path, self.cache_dir / "datasets", skip=self.on_bad_row == "skip")
-        columns = table.dataset.column_names
-        missing = [c for c in self.columns if c not in columns]
+        return self._from_rows(table, self.columns, "data.")
+
+    def _from_rows(self, table: TableFile, columns: tuple[str, str], settings: str) -> _Split:
+        """Sentences from a tokens and a tags column (`<settings>tokens_column` and
+        `tags_column` name them); CoNLL's -DOCSTART- rows, which hub copies keep, are no
+        sentences."""
+        have = table.dataset.column_names
+        missing = [c for c in columns if c not in have]
         if missing:
             raise DataError(
-                f"{path}: no column '{missing[0]}'; the file has columns {columns}. Set "
-                "data.tokens_column and data.tags_column."
+                f"{table.source}: no column '{missing[0]}'; it has columns {have}. Set "
+                f"{settings}tokens_column and {settings}tags_column."
             )
-        split = _Split(str(path), [], list(table.skipped), "line" if table.lines else "row")
-        tokens, tags = (table.dataset.select_columns(c)[:][c] for c in self.columns)
+        split = _Split(table.source, [], list(table.skipped), "line" if table.lines else "row")
+        tokens = table.dataset.select_columns(columns[0])[:][columns[0]]
+        tags = tagged.names(table.dataset, columns[1])
         for row, (words, labels) in enumerate(zip(tokens, tags, strict=True)):
+            if words == [DOCSTART]:
+                continue
             problem = _shape_problem(words, labels)
             where = table.bad(row, "malformed row", problem or "", "Fix the row")
             if problem:
@@ -164,8 +189,10 @@ class TokenClassificationData(LabelledData):
                 split.sentences.append(
                     Sentence(list(map(str, words)), list(map(str, labels)), where.number)
                 )
-        if not split.sentences:
+        if not split.sentences and split.skipped:
             raise DataError(every_row_bad(split.source, split.skipped))
+        if not split.sentences:
+            raise DataError(f"{split.source} has no sentences.")
         return split
 
     def _keep(

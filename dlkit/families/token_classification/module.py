@@ -8,7 +8,7 @@ from torch import nn
 from torchmetrics import MeanMetric
 
 from dlkit.families.token_classification.metrics import IGNORE_INDEX, EntityScores
-from dlkit.training.task import OptimizerFactory, SchedulerFactory, Task
+from dlkit.training.task import OptimizerFactory, SchedulerFactory, Task, accuracy
 
 
 class TokenClassificationTask(Task):
@@ -40,8 +40,9 @@ class TokenClassificationTask(Task):
         return logits, loss
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        _, loss = self(batch)
-        self.log_train_loss(loss, len(batch["input_ids"]))
+        logits, loss = self(batch)
+        targets = batch.get("piece_labels", batch["labels"])
+        self.log_train(loss, len(targets), lambda: accuracy(logits, targets, IGNORE_INDEX))
         return loss
 
     def evaluation_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:
