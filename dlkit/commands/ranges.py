@@ -63,6 +63,8 @@ SCHEMA: dict[str, Range] = {
     "data.num_workers": Range(0, whole=True),
     "data.validation_fraction": Range(0, 1, open_low=True, open_high=True),
     "data.mlm_probability": PROBABILITY,
+    "data.doc_stride": Range(0, whole=True),
+    "data.validation_articles": COUNT,
     "trainer.max_epochs": Range(1, whole=True, also=(-1,)),
     "trainer.max_steps": Range(1, whole=True, also=(-1,)),
     "trainer.accumulate_grad_batches": COUNT,
@@ -200,10 +202,21 @@ def _positions(cfg: DictConfig) -> None:
             )
 
 
+def _stride(cfg: DictConfig) -> None:
+    """Overlapping windows (question answering) share fewer tokens than a window holds."""
+    stride, length = _get(cfg, "data.doc_stride"), _get(cfg, "data.max_length")
+    if isinstance(stride, int) and isinstance(length, int) and stride >= length:
+        raise ConfigError(
+            f"data.doc_stride={stride} must be below data.max_length={length}: it is the "
+            "number of tokens consecutive windows share."
+        )
+
+
 RELATIONS: tuple[Callable[[DictConfig], None], ...] = (
     _precision,
     _devices,
     _steps,
     _heads,
     _positions,
+    _stride,
 )

@@ -57,7 +57,10 @@ def render(name: str, manifest: dict, parity: dict, family: Family) -> str:
         "onnx": "model.onnx (dynamic batch and sequence axes), config.json, tokenizer files",
         "torchscript": "model.pt (traced), config.json, tokenizer files",
     }[fmt]
-    load = _LOAD[fmt].format(
+    template = _LOAD[fmt]
+    if not family.pipeline_task:  # no transformers pipeline serves it
+        template = "\n".join(line for line in template.splitlines() if "pipeline(" not in line)
+    load = template.format(
         auto=family.auto_class,
         pipeline_task=family.pipeline_task,
         usage=family.usage(),

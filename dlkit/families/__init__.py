@@ -18,6 +18,7 @@ FAMILIES = {
     "masked_lm": "dlkit.families.language_modeling:MASKED_LM",
     "causal_lm": "dlkit.families.language_modeling:CAUSAL_LM",
     "token_classification": "dlkit.families.token_classification:FAMILY",
+    "question_answering": "dlkit.families.question_answering:FAMILY",
 }
 
 

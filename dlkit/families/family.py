@@ -27,7 +27,7 @@ class Family:
 
     name: str
     auto_class: str  # the transformers Auto class that loads its model/ folder
-    pipeline_task: str  # the transformers.pipeline task its model/ folder serves
+    pipeline_task: str | None  # the transformers.pipeline task its model/ folder serves
     data_targets: tuple[str, ...]
     outputs: tuple[str, ...] = ("logits",)
     formats: tuple[str, ...] = ("hf", "onnx", "torchscript")

@@ -1,0 +1,200 @@
+"""SQuAD v1.1 splits (official JSON or tables) tokenized into overlapping windows: training
+windows carry the answer's start and end token; evaluation windows also keep what
+post-processing needs to map logits back to answer text (their question's id, the offsets of
+their context tokens, the context and the reference answers)."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+from transformers import PreTrainedTokenizerBase
+
+from dlkit.data import fingerprint
+from dlkit.data.labelled import LabelledData
+from dlkit.errors import DataError
+from dlkit.families.question_answering.batches import QuestionBatch
+from dlkit.families.question_answering.features import (
+    DOC_STRIDE,
+    MAX_LENGTH,
+    prepare_eval_features,
+    prepare_train_features,
+)
+from dlkit.families.question_answering.squad import SquadSplit, read_split, split_by_article
+
+SPLITS = ("train", "validation", "test", "eval")
+
+log = logging.getLogger(__name__)
+
+
+class QuestionAnsweringData(LabelledData):
+    """Reads every configured split (`files.<split>`). With `files.validation` unset and
+    `validation_articles` set, the training file is split by article instead: its last
+    `validation_articles` articles are the validation split (SQuAD's test set is hidden, so
+    its dev file is what there is to train and validate on). A bad question (no id, no
+    answer, an answer that is not in its context at its offset) is an error, or dropped and
+    counted under `on_bad_row=skip`. There are no labels: `label_names` stays empty."""
+
+    counted = "questions"
+
+    def __init__(
+        self,
+        name: str,
+        files: dict[str, str | None],
+        validation_articles: int | None = None,
+        doc_stride: int = DOC_STRIDE,
+        id_column: str = "id",
+        question_column: str = "question",
+        context_column: str = "context",
+        answers_column: str = "answers",
+        answer_text_column: str = "answer_text",
+        answer_start_column: str = "answer_start",
+        on_bad_row: str = "error",
+        max_length: int = MAX_LENGTH,
+        group_by_length: bool = False,
+        batch_size: int = 32,
+        eval_batch_size: int = 64,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        cache_dir: str = ".cache/dlkit",
+    ) -> None:
+        super().__init__(
+            name,
+            files,
+            on_bad_row,
+            max_length,
+            group_by_length,
+            batch_size,
+            eval_batch_size,
+            num_workers,
+            pin_memory,
+            cache_dir,
+        )
+        # Tables only (SQuAD JSON has its own layout): see `squad.read_table`.
+        self.columns = {
+            "id_column": id_column,
+            "question_column": question_column,
+            "context_column": context_column,
+            "answers_column": answers_column,
+            "answer_text_column": answer_text_column,
+            "answer_start_column": answer_start_column,
+        }
+        self.validation_articles = validation_articles
+        self.doc_stride = doc_stride
+        # Per evaluation split: question id -> (context, reference answer texts).
+        self.questions: dict[str, dict[str, tuple[str, list[str]]]] = {}
+        self.tokenizer: PreTrainedTokenizerBase | None = None
+
+    # -- loading -------------------------------------------------------------------------
+    @property
+    def splits_by_article(self) -> bool:
+        return "validation" not in self.files and bool(self.validation_articles)
+
+    def load(self, splits: tuple[str, ...] = SPLITS, label_names: list[str] | None = None) -> None:
+        """Read the splits asked for that have a file (validation from the training file's
+        last articles where `validation_articles` says so)."""
+        read: dict[str, SquadSplit] = {}
+        by_article = {"train", "validation"} if self.splits_by_article else set()
+        for split in splits:
+            if split in self.files and split not in by_article:
+                read[split] = self._read(split)
+        if by_article & set(splits):
+            train, validation = split_by_article(self._read("train"), self.validation_articles)
+            read.update(
+                {k: v for k, v in (("train", train), ("validation", validation)) if k in splits}
+            )
+        if not read:
+            asked = ", ".join(f"data.files.{s}" for s in splits)
+            raise DataError(f"No question answering data: set {asked} to a SQuAD file.")
+        for split, squad in read.items():
+            self._report(squad)
+            self.raw[split] = squad.dataset()
+            self.sources[split], self.skipped[split] = squad.source, sorted(squad.skipped)
+
+    def _read(self, split: str) -> SquadSplit:
+        if split not in self.files:
+            raise DataError(f"No data for the {split} split: set data.files.{split}.")
+        return read_split(
+            Path(self.files[split]).expanduser(),
+            f"data.files.{split}",
+            self.cache_dir / "datasets",
+            skip=self.on_bad_row == "skip",
+            **self.columns,
+        )
+
+    def _report(self, split: SquadSplit) -> None:
+        if not split.skipped:
+            return
+        kinds = Counter(row.kind for row in split.skipped)
+        log.warning(
+            "Skipped %d questions of %s (data.on_bad_row=skip), %d kept: %s; first at %s.",
+            len(split.skipped),
+            split.source,
+            len(split.rows),
+            ", ".join(f"{n} {kind}" for kind, n in kinds.most_common()),
+            ", ".join(map(str, sorted(split.skipped)[:3])),
+        )
+
+    def train_texts(self) -> Iterator[str]:
+        train = self.raw["train"]
+        seen: set[str] = set()
+        for question, context in zip(train["question"], train["context"], strict=True):
+            yield question
+            if context not in seen:  # a paragraph has several questions
+                seen.add(context)
+                yield context
+
+    # -- tokenization --------------------------------------------------------------------
+    def tokenize(self, tokenizer: PreTrainedTokenizerBase) -> None:
+        """Training windows with answer positions; evaluation windows with them too (for
+        the loss) and with their question id and context offsets. Cached per split in Arrow
+        files keyed on the tokenizer, the file, the reading and the window settings."""
+        options = {"max_length": self.max_length, "doc_stride": self.doc_stride}
+        reading = (
+            self.on_bad_row,
+            self.columns,
+            self.validation_articles if self.splits_by_article else None,
+        )
+        key = (tokenizer.backend_tokenizer.to_str(), reading, options)
+        for split, dataset in self.raw.items():
+            source = self.sources[split]
+            data = (
+                fingerprint.file_sha256(source) if Path(source).is_file() else dataset._fingerprint
+            )
+            folder = self.cache_dir / "tokenized" / fingerprint.key(key, data)
+            folder.mkdir(parents=True, exist_ok=True)
+            self.ready[split] = dataset.map(
+                _encode_train if split == "train" else _encode_eval,
+                batched=True,
+                fn_kwargs={"tokenizer": tokenizer, **options},
+                remove_columns=dataset.column_names,
+                cache_file_name=str(folder / f"{split}.arrow"),
+                load_from_cache_file=True,
+                desc=f"Tokenizing {split}",
+            )
+            if split != "train":
+                self.questions[split] = {
+                    row["id"]: (row["context"], list(row["answers"]["text"])) for row in dataset
+                }
+        self.tokenizer = tokenizer
+
+    def collator(self, split: str) -> QuestionBatch:
+        if self.tokenizer is None:
+            raise DataError("The data is not tokenized yet: call tokenize first.")
+        return QuestionBatch(self.tokenizer, self.questions.get(split))
+
+
+def _encode_train(batch: dict, tokenizer, max_length: int, doc_stride: int) -> dict:
+    return prepare_train_features(batch, tokenizer, max_length, doc_stride)
+
+
+def _encode_eval(batch: dict, tokenizer, max_length: int, doc_stride: int) -> dict:
+    """The evaluation windows, with the training windows' answer positions (the same
+    tokenizer call makes the same windows, in the same order)."""
+    encoded = prepare_eval_features(batch, tokenizer, max_length, doc_stride)
+    positions = prepare_train_features(batch, tokenizer, max_length, doc_stride)
+    encoded["start_positions"] = positions["start_positions"]
+    encoded["end_positions"] = positions["end_positions"]
+    return dict(encoded)
