@@ -4,7 +4,7 @@ keyed on the tokenizer, the file and the settings."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -73,11 +73,12 @@ class LabelledData(PreparedData):
     def encode_splits(
         self,
         tokenizer: PreTrainedTokenizerBase,
-        encode: Callable[..., dict],
+        encode: Callable[..., dict] | Mapping[str, Callable[..., dict]],
         settings: dict[str, Any],
         read_with: object = None,
     ) -> None:
-        """`encode(batch, tokenizer, label2id, max_length, **settings)` over every split read.
+        """`encode(batch, tokenizer, label2id, max_length, **settings)` over every split read;
+        `{"train": ..., "eval": ...}` where training rows encode otherwise than the rest.
         The cache key: the tokenizer, the file, what decides which rows are kept and how they
         read (`on_bad_row`; `read_with`, the subclass's reading settings) and the settings."""
         label2id = {name: i for i, name in enumerate(self.label_names)}
@@ -91,7 +92,7 @@ class LabelledData(PreparedData):
             folder = self.cache_dir / "tokenized" / fingerprint.key(key, data)
             folder.mkdir(parents=True, exist_ok=True)
             self.ready[split] = dataset.map(
-                encode,
+                encode if callable(encode) else encode["train" if split == "train" else "eval"],
                 batched=True,
                 fn_kwargs={"tokenizer": tokenizer, **options},
                 remove_columns=dataset.column_names,

@@ -9,10 +9,10 @@ import logging
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from transformers import PreTrainedTokenizerBase
 
-from dlkit.data import fingerprint
 from dlkit.data.labelled import LabelledData
 from dlkit.errors import DataError
 from dlkit.families.question_answering.batches import QuestionBatch
@@ -151,29 +151,10 @@ class QuestionAnsweringData(LabelledData):
         """Training windows with answer positions; evaluation windows with them too (for
         the loss) and with their question id and context offsets. Cached per split in Arrow
         files keyed on the tokenizer, the file, the reading and the window settings."""
-        options = {"max_length": self.max_length, "doc_stride": self.doc_stride}
-        reading = (
-            self.on_bad_row,
-            self.columns,
-            self.validation_articles if self.splits_by_article else None,
-        )
-        key = (tokenizer.backend_tokenizer.to_str(), reading, options)
+        reading = (self.columns, self.validation_articles if self.splits_by_article else None)
+        encoders = {"train": _encode_train, "eval": _encode_eval}
+        self.encode_splits(tokenizer, encoders, {"doc_stride": self.doc_stride}, reading)
         for split, dataset in self.raw.items():
-            source = self.sources[split]
-            data = (
-                fingerprint.file_sha256(source) if Path(source).is_file() else dataset._fingerprint
-            )
-            folder = self.cache_dir / "tokenized" / fingerprint.key(key, data)
-            folder.mkdir(parents=True, exist_ok=True)
-            self.ready[split] = dataset.map(
-                _encode_train if split == "train" else _encode_eval,
-                batched=True,
-                fn_kwargs={"tokenizer": tokenizer, **options},
-                remove_columns=dataset.column_names,
-                cache_file_name=str(folder / f"{split}.arrow"),
-                load_from_cache_file=True,
-                desc=f"Tokenizing {split}",
-            )
             if split != "train":
                 self.questions[split] = {
                     row["id"]: (row["context"], list(row["answers"]["text"])) for row in dataset
@@ -186,11 +167,11 @@ class QuestionAnsweringData(LabelledData):
         return QuestionBatch(self.tokenizer, self.questions.get(split))
 
 
-def _encode_train(batch: dict, tokenizer, max_length: int, doc_stride: int) -> dict:
+def _encode_train(batch: dict, tokenizer, max_length: int, doc_stride: int, **_: Any) -> dict:
     return prepare_train_features(batch, tokenizer, max_length, doc_stride)
 
 
-def _encode_eval(batch: dict, tokenizer, max_length: int, doc_stride: int) -> dict:
+def _encode_eval(batch: dict, tokenizer, max_length: int, doc_stride: int, **_: Any) -> dict:
     """The evaluation windows, with the training windows' answer positions (the same
     tokenizer call makes the same windows, in the same order)."""
     encoded = prepare_eval_features(batch, tokenizer, max_length, doc_stride)
