@@ -57,11 +57,11 @@ predict: install ## Predictions of RUN for SST-2's test.tsv, into predictions.js
 bench: install ## dlkit vs a plain PyTorch loop vs transformers' Trainer, interleaved: bench/results.json and .md (about 10 minutes)
 	$(BIN)/python scripts/bench/run.py --data-dir $(DLKIT_DATA_DIR) $(ARGS)
 
-test: install ## The default test suite (no slow tests)
-	$(BIN)/pytest -q
+test: install ## The default test suite (no slow tests), two workers
+	$(BIN)/pytest -q -n 2 --dist loadfile
 
 test-all: install ## Every test, slow ones included
-	$(BIN)/pytest -q -m ""
+	$(BIN)/pytest -q -n 2 --dist loadfile -m ""
 
 readme-commands: install ## Every dlkit line of the README, as printed, on a small copy of the data root (about 15 minutes)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python scripts/readme_commands.py --data-dir $(DLKIT_DATA_DIR)

@@ -19,6 +19,8 @@ COMMANDS = {
     "export": "verified hf/onnx/torchscript (+int8) export: run=<folder> format=onnx",
     "predict": "batch inference to JSONL: run=<run or export folder> input=<file or ->",
     "data": "the data configs, their files (present or missing) and sources; data get NAME",
+    "runs": "list, show, compare and plot run folders: runs list [EXPERIMENT] --sort val/acc",
+    "tune": "hyperparameter search with Optuna over tune.space (+experiment=bert_cls)",
 }
 
 # Lightning's DDP launcher re-executes this script for ranks > 0 with Hydra arguments only;

@@ -10,13 +10,14 @@ run in a fresh working folder, trainers first (train, then pretrain, then finetu
 lines read their runs), then the rest in README order. The data root is a small copy of
 --data-dir in the same layout (the first rows of each file), so every command runs as
 printed in minutes; the user's own files the README names (`my/train.csv`, `reviews.txt`,
-...) are written first. Exit 1 if any line fails. CI runs it.
+`questions.jsonl`, ...) are written first. Exit 1 if any line fails. CI runs it.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import re
 import shlex
@@ -98,6 +99,7 @@ _FIRST_ROWS = {  # file under the data root: rows kept (after a header where the
     "multi30k/train.en": 3000,
     "dialogsum/dialogsum.train.jsonl": 300,
 }
+_SQUAD = "squad_v1.1/dev-v1.1.json"  # every article, its first paragraph only
 _CONLL_SENTENCES = {
     "conll2003/train.txt": 1500,
     "conll2003/dev.txt": 300,
@@ -114,6 +116,10 @@ def small_data_root(source: Path, target: Path) -> None:
         text = (source / name).read_text(encoding="utf-8")
         sentences = [s for s in text.split("\n\n") if s.strip()]
         _write(target / name, "\n\n".join(sentences[:count]) + "\n")
+    squad = json.loads((source / _SQUAD).read_text(encoding="utf-8"))
+    for article in squad["data"]:
+        article["paragraphs"] = article["paragraphs"][:1]
+    _write(target / _SQUAD, json.dumps(squad))
 
 
 def user_files(workdir: Path, data_root: Path) -> None:
@@ -132,6 +138,11 @@ def user_files(workdir: Path, data_root: Path) -> None:
         workdir / "sentences.txt",
         "EU rejects German call to boycott British lamb .\nPeter Blackburn lives in Paris .\n",
     )
+    question = {
+        "question": "Where does Peter Blackburn live?",
+        "context": "Peter Blackburn lives in Paris. He works for the EU in Brussels.",
+    }
+    _write(workdir / "questions.jsonl", json.dumps(question) + "\n")
     _write(
         workdir / "my_configs" / "experiment" / "my_experiment.yaml",
         "# @package _global_\ndefaults:\n  - override /model: bert_tiny\n"

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import csv
+import os
 import random
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig
 
-from dlkit.commands.app import config_dir
+# `make test` runs two xdist workers on two cores: one thread each (and in every dlkit process
+# they start), so that no thread spins at a barrier waiting for a core the other worker holds.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["OMP_NUM_THREADS"] = "1"
+
+from hydra import compose, initialize_config_dir  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
+
+from dlkit.commands.app import config_dir  # noqa: E402
 
 POSITIVE = ["good", "great", "excellent", "fun", "lovely", "superb"]
 NEGATIVE = ["bad", "awful", "boring", "dull", "poor", "terrible"]

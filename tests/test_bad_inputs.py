@@ -134,6 +134,22 @@ def _user_configs(work: Path) -> str:
 
 
 UNKNOWN_FORMAT = '{"format": "tflite", "input_names": ["input_ids"]}'
+
+
+def _squad_as_csv(work: Path) -> list[str]:
+    """`dlkit data get squad` asked to write a split whose answers are lists as a csv."""
+    import datasets
+
+    folder = work / "squad_hub"
+    row = {"id": "q1", "title": "T", "context": "Ann lives in Oslo.", "question": "Where?"}
+    row["answers"] = {"text": ["Oslo"], "answer_start": [13]}
+    split = datasets.Dataset.from_list([row])
+    datasets.DatasetDict({"train": split, "validation": split}).save_to_disk(str(folder))
+    root, train = work / "squad_root", work / "squad_train.csv"
+    return ["data", "get", "squad", f"paths.data_dir={root}", f"data.hub.path={folder}",
+            f"data.files.train={train}"]  # fmt: skip
+
+
 CASES: dict[str, tuple[Setup, int, str]] = {
     # -- config mistakes (answered before torch is imported) -----------------------------
     "typo in a data key": (lambda w, r: ["train", "data.max_lenght=3"], 2, "max_length"),
@@ -378,6 +394,7 @@ CASES: dict[str, tuple[Setup, int, str]] = {
         2,
         "empty",
     ),
+    "squad hub copy written as csv": (lambda w, r: _squad_as_csv(w), 2, "cannot hold"),
     "unreadable predict input": (
         lambda w, r: ["predict", f"run={r}", f"input={_latin1(w)}"],
         2,

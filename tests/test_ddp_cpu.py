@@ -51,6 +51,7 @@ def test_ddp_matches_one_process_with_the_same_global_batch(runs) -> None:
         "accumulation": 1,
         "effective": 16,
     }
+    assert state["threads"]["why"].endswith("shared by 2 processes")
 
 
 def test_one_folder_and_one_set_of_logs(runs) -> None:

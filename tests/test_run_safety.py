@@ -130,6 +130,7 @@ def test_a_short_run_has_metrics_and_records_the_precision_that_ran(tiny_data, t
 
     from dlkit.commands.train import train
     from dlkit.training.precision import cpu_precision
+    from dlkit.training.threads import usable_cpus
 
     run = tmp_path / "short"
     overrides = [
@@ -144,8 +145,11 @@ def test_a_short_run_has_metrics_and_records_the_precision_that_ran(tiny_data, t
     assert "final_validation/acc" in header.split(",") and rows
     ran = cpu_precision("16-mixed")  # bf16-mixed, or 32-true on a CPU without bf16 kernels
     assert OmegaConf.load(run / "config.yaml").trainer.precision == ran
-    adjusted = json.loads((run / "run.json").read_text())["adjusted"]
+    state = json.loads((run / "run.json").read_text())
+    adjusted = state["adjusted"]
     assert adjusted["trainer.precision"] == {"asked": "16-mixed", "ran": ran, "why": "this machine"}
+    assert state["threads"]["setting"] == "auto"
+    assert state["threads"]["usable"] == usable_cpus()[0] >= state["threads"]["threads"] >= 1
     assert results["global_step"] == 3
 
 

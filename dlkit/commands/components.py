@@ -72,6 +72,7 @@ def build(
         scheduler=instantiate(cfg.scheduler) if cfg.get("scheduler") else None,
         **({"label_names": names} if names else {}),
     )
+    task.compile_forward = bool(cfg.get("compile"))  # Task.on_fit_start applies it
     return Components(data=data, tokenizer=tokenizer, task=task)
 
 

@@ -64,6 +64,9 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         out = run.write_eval(name, {"split": split, "source": source, **metrics})
         console.metrics_table(f"{name} metrics", metrics)
         console.console.print(f"Written: {out}")
+        predictions = parts.task.predictions()
+        if predictions:  # e.g. SQuAD's {id: answer}, for the official evaluation script
+            console.console.print(f"Written: {run.write_eval(f'{name}.predictions', predictions)}")
     return metrics
 
 

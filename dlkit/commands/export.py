@@ -56,7 +56,8 @@ def export(cfg: DictConfig) -> dict:
     rows, collate = _validation(saved, run, tokenizer)
     collector.resume()  # export and parity runs allocate graphs with cycles: collect them
     limit = cfg.export.int8_examples if cfg.quantize else cfg.export.examples
-    batches = _batches(rows, collate, inputs, limit or len(rows), cfg.export.batch_size)
+    size = cfg.export.batch_size
+    batches = _batches(rows, collate, inputs, limit or len(rows), size, keep=family.score_keys)
 
     # Built in a staging folder; it replaces an earlier export only once verified.
     target = run.path / "exports" / name
@@ -124,10 +125,18 @@ def _validation(saved: DictConfig, run: RunFolder, tokenizer) -> tuple:
 
 
 def _batches(
-    rows, collate, inputs: list[str], limit: int, size: int, first: tuple[int, ...] = (1, 3)
+    rows,
+    collate,
+    inputs: list[str],
+    limit: int,
+    size: int,
+    first: tuple[int, ...] = (1, 3),
+    keep: tuple[str, ...] = (),
 ) -> list[dict]:
     """Batches of `first` sizes, then of `size` rows, each padded to its own longest row, so
-    parity covers the dynamic batch and sequence axes."""
+    parity covers the dynamic batch and sequence axes; the model inputs as arrays, and the
+    entries `keep` names (what the family's quality metric reads) as the collator gave them
+    (tensors as arrays)."""
     sizes, start, out = list(first), 0, []
     limit = min(limit, len(rows))
     while start < limit:
@@ -135,8 +144,12 @@ def _batches(
         batch = collate([rows[i] for i in range(start, start + n)])
         ids = np.asarray(batch["input_ids"])
         arrays = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
-        arrays.update({k: np.asarray(v) for k, v in batch.items() if k in inputs or k == "labels"})
-        out.append({k: v for k, v in arrays.items() if k in inputs or k == "labels"})
+        arrays.update({k: np.asarray(v) for k, v in batch.items() if k in inputs})
+        arrays = {k: v for k, v in arrays.items() if k in inputs}
+        for key in (k for k in keep if k in batch):
+            value = batch[key]
+            arrays[key] = np.asarray(value) if hasattr(value, "shape") else value
+        out.append(arrays)
         start += n
     return out
 
@@ -195,7 +208,7 @@ def _verdict(cfg: DictConfig, family, batches: list[dict], report: dict, labels:
     if "error" in report:
         return {"passed": False, "reason": report["error"] + "."}
     outputs = report.pop("outputs")
-    labelled = all("labels" in batch for batch in batches)
+    labelled = all(key in batch for batch in batches for key in family.score_keys)
     metric = family.quality
     if metric and labelled:
         report[metric] = {side: family.score(batches, out, labels) for side, out in outputs.items()}

@@ -77,6 +77,7 @@ SCHEMA: dict[str, Range] = {
     "trainer.limit_test_batches": Range(0),
     "trainer.num_sanity_val_steps": Range(0, whole=True, also=(-1,)),
     "hardware.num_nodes": COUNT,
+    "hardware.threads": Range(1, whole=True, also=("auto",)),
     "optimizer.lr": Range(0, open_low=True),
     "optimizer.weight_decay": Range(0),
     "optimizer.momentum": FRACTION,
@@ -147,6 +148,16 @@ def _precision(cfg: DictConfig) -> None:
         )
 
 
+def _compile(cfg: DictConfig) -> None:
+    """A config file's `compile: yes` or `1` (the command line's type check catches these)."""
+    value = _get(cfg, "compile")
+    if value is not None and not isinstance(value, bool):
+        raise ConfigError(
+            f"compile={_shown(value)}: write compile=true (torch.compile the model's forward "
+            "while training) or compile=false."
+        )
+
+
 def _devices(cfg: DictConfig) -> None:
     devices = _get(cfg, "hardware.devices")
     if devices is None or devices == "auto" or devices == -1:
@@ -214,6 +225,7 @@ def _stride(cfg: DictConfig) -> None:
 
 RELATIONS: tuple[Callable[[DictConfig], None], ...] = (
     _precision,
+    _compile,
     _devices,
     _steps,
     _heads,

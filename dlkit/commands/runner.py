@@ -18,14 +18,14 @@ from dlkit import console
 from dlkit.commands import collector, components
 from dlkit.errors import ConfigError, Preempted
 from dlkit.export.hf import save_model_dir
-from dlkit.runs import checkpoint, disk, provenance
+from dlkit.runs import checkpoint, disk, liveness, plots, provenance
 from dlkit.runs.folder import RunFolder
 from dlkit.training.logs import tame_lightning_logs
 from dlkit.training.metrics_csv import MetricsCSV
 from dlkit.training.state import ResumeState
 from dlkit.training.stops import FiniteLoss, Preemption, ValidateAtEnd
 from dlkit.training.throughput import Throughput
-from dlkit.training.trainer import build_trainer
+from dlkit.training.trainer import build_trainer, thread_policy
 
 
 def command_line(command: str) -> list[str]:
@@ -70,6 +70,7 @@ def fit(cfg: DictConfig, command: str) -> dict[str, Any]:
                 seed=cfg.seed,
                 git_commit=provenance.git_commit(),
                 versions=provenance.package_versions(),
+                **liveness.owner(),  # so `dlkit runs` can tell a killed run from a running one
             )
     try:
         L.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -99,10 +100,14 @@ def fit(cfg: DictConfig, command: str) -> dict[str, Any]:
                 labels=parts.data.label_names,
                 init=getattr(parts.task.model, "dlkit_init", None),
                 batch_size=batch,
+                **liveness.owner(),  # a resumed run's process is a new one
+                threads=thread_policy(trainer).record(),
             )
         collector.resume()
         trainer.fit(parts.task, datamodule=parts.data, ckpt_path=resume_from, weights_only=True)
         _save_atomically(trainer, run.last_checkpoint)  # the final state
+        if rank_zero:
+            run.update(threads=thread_policy(trainer).record())  # with the changes while training
         best = _best_checkpoint(trainer)
         metrics = evaluate_splits(cfg, run.path, parts, ("validation", "test"), best)
         if trainer.is_global_zero:
@@ -123,6 +128,7 @@ def fit(cfg: DictConfig, command: str) -> dict[str, Any]:
             if best and not cfg.get("keep_best_ckpt"):  # model/ holds its weights
                 Path(best).unlink(missing_ok=True)
             run.finish(results)
+            plots.write_run_plots_safely(run.path)  # plots/: loss, validation, lr (PNG)
             for split in ("validation", "test"):
                 if split in results:
                     console.metrics_table(f"{split} metrics", results[split])

@@ -26,6 +26,7 @@ def check(cfg: DictConfig) -> None:
     from lightning import Trainer
 
     options = {**plain.get("trainer", {}), **plain.get("hardware", {})}
+    options.pop("threads", None)  # dlkit's own (training/threads.py)
     _check_arguments("lightning.Trainer", Trainer, options, "trainer")
 
 

@@ -43,6 +43,7 @@ def serving_info(saved: DictConfig) -> dict:
         "family": family.name,
         "text_columns": family.input_columns(data),
         "max_length": int(data.get("max_length") or data.get("block_size") or 512),
+        **family.serving(data, saved.task),
     }
 
 

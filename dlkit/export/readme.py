@@ -27,10 +27,11 @@ tokenizer.enable_padding(pad_id=tokenizer.token_to_id("{pad}"), pad_token="{pad}
 session = ort.InferenceSession(f"{{folder}}/model.onnx", providers=["CPUExecutionProvider"])
 labels = json.load(open(f"{{folder}}/config.json")).get("id2label", {{}})
 
-encodings = tokenizer.encode_batch(["EU rejects German call", "a gripping, funny film"])
+{encodings}
 feed = {{
     "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
     "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+    "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
 }}
 feed = {{i.name: feed[i.name] for i in session.get_inputs()}}
 outputs = dict(zip([o.name for o in session.get_outputs()], session.run(None, feed)))
@@ -64,6 +65,7 @@ def render(name: str, manifest: dict, parity: dict, family: Family) -> str:
         auto=family.auto_class,
         pipeline_task=family.pipeline_task,
         usage=family.usage(),
+        encodings=family.readme_encodings(manifest),
         outputs=manifest["output_names"],
         folder=f"exports/{name}",
         max_length=manifest["max_length"],

@@ -23,7 +23,8 @@ Outputs = dict[str, Any]  # output name -> numpy array
 class Family:
     """One task family. `data_targets` are the datamodule classes (a data config's
     `_target_`) its LightningModule trains on; `outputs` are the model outputs an export keeps;
-    `quality` names the metric an int8 export is judged by (None: no int8 export)."""
+    `quality` names the metric an int8 export is judged by (None: no int8 export), which
+    `score` computes from the batch entries `score_keys` names."""
 
     name: str
     auto_class: str  # the transformers Auto class that loads its model/ folder
@@ -32,6 +33,7 @@ class Family:
     outputs: tuple[str, ...] = ("logits",)
     formats: tuple[str, ...] = ("hf", "onnx", "torchscript")
     quality: str | None = None
+    score_keys: tuple[str, ...] = ("labels",)  # what `score` reads of a validation batch
     pretrains: bool = False  # `dlkit pretrain` trains it (from raw text)
     models_module: str | None = None  # importing it registers dlkit's own architectures
 
@@ -81,9 +83,15 @@ class Family:
     def score(
         self, batches: Sequence[Mapping[str, Any]], outputs: Sequence[Outputs], labels: list[str]
     ) -> float:
-        """The quality metric on labelled batches (their `labels`, ids into `labels`) from
-        these outputs."""
+        """The quality metric (0 to 1) on labelled batches (their `score_keys`: `labels`, ids
+        into `labels`) from these outputs."""
         raise NotImplementedError(f"{self.name} has no quality metric for int8 exports")
+
+    def readme_encodings(self, manifest: Mapping[str, Any]) -> str:
+        """Python lines for an ONNX export's README that set `encodings` (a list of
+        `tokenizers` Encodings, one per model row) for an example input."""
+        texts = '["EU rejects German call", "a gripping, funny film"]'
+        return f"encodings = tokenizer.encode_batch({texts})"
 
     def usage(self) -> str:
         """Python lines for an export's README that turn `outputs` (name -> array) and the
@@ -94,6 +102,11 @@ class Family:
     def input_columns(self, data: Mapping[str, Any]) -> list[str]:
         """The input file's columns `dlkit predict` reads, from the run's data config."""
         return [c for c in (data.get("text_column"), data.get("text_pair_column")) if c]
+
+    def serving(self, data: Mapping[str, Any], task: Mapping[str, Any]) -> dict[str, Any]:
+        """Settings of the run's data and task config its predictor needs beyond the model
+        folder and max_length; recorded in an export's export.json."""
+        return {}
 
     def runtime(self, folder: Path, tokenizer: Any) -> Any:
         """The model of a run's model/ or of any export folder, called one way (numpy in,

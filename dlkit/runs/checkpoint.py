@@ -14,7 +14,16 @@ from dlkit.runs.folder import RunFolder
 from dlkit.runs.trust import read_saved_config
 
 # How a run is observed may change on resume; what it computes may not.
-_MAY_DIFFER = ("resume", "callbacks", "logger", "paths", "trust_remote_code", "keep_best_ckpt")
+_MAY_DIFFER = (
+    "resume",
+    "callbacks",
+    "logger",
+    "paths",
+    "trust_remote_code",
+    "keep_best_ckpt",
+    "compile",  # how fast, not what: the weights and the order are the same
+    "hardware.threads",
+)
 
 
 def load(path: Path) -> dict[str, Any]:

@@ -29,6 +29,12 @@ class Task(L.LightningModule):
     """`optimizer` and `scheduler` are Hydra partials (`_partial_: true`): the task supplies the
     parameters and the number of training steps, which only the Trainer knows."""
 
+    # The root config's `compile` (set by components.build): the model's forward runs through
+    # torch.compile while the Trainer fits, and eagerly again afterwards, so the final
+    # evaluation, model/ and exports see the plain transformers model. Compiling the bound
+    # forward keeps parameter names (a compiled module's would gain an `_orig_mod.` prefix).
+    compile_forward: bool = False
+
     def __init__(
         self,
         model: nn.Module,
@@ -60,6 +66,17 @@ class Task(L.LightningModule):
         if self._trainer is not None and self.trainer.optimizers:
             self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"])
 
+    def on_fit_start(self) -> None:
+        if self.compile_forward:
+            self._eager_forward = vars(self.model).get("forward")  # a hook's, if any
+            self.model.forward = torch.compile(self.model.forward)
+
+    def on_fit_end(self) -> None:
+        if self.compile_forward:
+            del self.model.forward  # the class's own forward again, or the hook's
+            if self._eager_forward is not None:
+                self.model.forward = self._eager_forward
+
     def evaluation_step(self, batch: dict[str, torch.Tensor], stage: str) -> None:
         """Accumulate (or log) one batch's metrics for `stage`, "val" or "test"."""
         raise NotImplementedError
@@ -81,6 +98,12 @@ class Task(L.LightningModule):
 
     def write_artifacts(self, run_dir: Path, tokenizer: Any) -> None:
         """Task-specific files for the run folder (generated samples, ...); none by default."""
+
+    def predictions(self) -> dict[str, Any] | None:
+        """The last evaluated split's predictions in the form its official scorer reads
+        (SQuAD's {id: answer}), which `dlkit evaluate` writes beside the metrics; None for a
+        family whose metrics need no such file."""
+        return None
 
     def configure_optimizers(self) -> Any:
         named = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]

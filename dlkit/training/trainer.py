@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from dlkit.errors import ConfigError
 from dlkit.training.hooks import skip_unimplemented_hooks
 from dlkit.training.precision import cpu_precision
+from dlkit.training.threads import ThreadPolicy, configure
 
 
 def _instantiate_all(group: Mapping[str, Any] | None) -> list:
@@ -33,6 +34,8 @@ def build_trainer(
     skip_unimplemented_hooks()
     options = OmegaConf.to_container(cfg.trainer, resolve=True)
     options.update(OmegaConf.to_container(cfg.hardware, resolve=True))
+    threads = configure(options)
+    options.pop("threads", None)  # dlkit's setting, not Lightning's
     if evaluation:
         options["precision"] = cfg.eval_precision
         callbacks = _instantiate_all({k: cfg.callbacks.get(k) for k in ("progress", "cpu_linear")})
@@ -49,7 +52,7 @@ def build_trainer(
             **options,
             # dlkit's datamodules shard data between processes themselves, without padding.
             use_distributed_sampler=False,
-            callbacks=[*callbacks, *extra_callbacks],
+            callbacks=[threads, *callbacks, *extra_callbacks],
             logger=logger,
             default_root_dir=str(run_dir),
             enable_progress_bar=bool(cfg.callbacks.get("progress")),
@@ -59,3 +62,7 @@ def build_trainer(
             f"The hardware profile cannot run here ({str(err).splitlines()[0]}). On a machine "
             "without GPUs use hardware=cpu or hardware=ddp_cpu."
         ) from err
+
+
+def thread_policy(trainer: L.Trainer) -> ThreadPolicy | None:
+    return next((c for c in trainer.callbacks if isinstance(c, ThreadPolicy)), None)

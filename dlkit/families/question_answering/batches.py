@@ -11,8 +11,9 @@ import torch
 from transformers import PreTrainedTokenizerBase
 
 from dlkit.data.collate import PadBatch
+from dlkit.families.question_answering import WINDOWS  # the evaluation records' batch key
 
-WINDOWS = "windows"  # the batch key of the evaluation records: not a model input
+__all__ = ["WINDOWS", "QuestionBatch", "model_inputs"]
 
 
 class QuestionBatch:

@@ -13,7 +13,10 @@ from typing import Any
 
 from transformers import PreTrainedTokenizerBase
 
+from dlkit.data.hub import Fetched, fetch_missing
 from dlkit.data.labelled import LabelledData
+from dlkit.data.layout import Expected
+from dlkit.data.rows import TableFile
 from dlkit.errors import DataError
 from dlkit.families.question_answering.batches import QuestionBatch
 from dlkit.families.question_answering.features import (
@@ -22,7 +25,13 @@ from dlkit.families.question_answering.features import (
     prepare_eval_features,
     prepare_train_features,
 )
-from dlkit.families.question_answering.squad import SquadSplit, read_split, split_by_article
+from dlkit.families.question_answering.layout import PAIR, squad_layout
+from dlkit.families.question_answering.squad import (
+    SquadSplit,
+    read_rows,
+    read_split,
+    split_by_article,
+)
 
 SPLITS = ("train", "validation", "test", "eval")
 
@@ -30,8 +39,8 @@ log = logging.getLogger(__name__)
 
 
 class QuestionAnsweringData(LabelledData):
-    """Reads every configured split (`files.<split>`). With `files.validation` unset and
-    `validation_articles` set, the training file is split by article instead: its last
+    """Reads every configured split (`files.<split>`, or its `hub` split when the file is
+    absent). One file may be split by article instead (see `layout.squad_layout`): its last
     `validation_articles` articles are the validation split (SQuAD's test set is hidden, so
     its dev file is what there is to train and validate on). A bad question (no id, no
     answer, an answer that is not in its context at its offset) is an error, or dropped and
@@ -44,6 +53,7 @@ class QuestionAnsweringData(LabelledData):
         name: str,
         files: dict[str, str | None],
         validation_articles: int | None = None,
+        hub: dict[str, Any] | None = None,
         doc_stride: int = DOC_STRIDE,
         id_column: str = "id",
         question_column: str = "question",
@@ -82,45 +92,54 @@ class QuestionAnsweringData(LabelledData):
             "answer_start_column": answer_start_column,
         }
         self.validation_articles = validation_articles
+        self.hub = hub or {}
+        self.by_article: str | None = None  # the split whose file `load` split by article
         self.doc_stride = doc_stride
         # Per evaluation split: question id -> (context, reference answer texts).
         self.questions: dict[str, dict[str, tuple[str, list[str]]]] = {}
         self.tokenizer: PreTrainedTokenizerBase | None = None
 
     # -- loading -------------------------------------------------------------------------
-    @property
-    def splits_by_article(self) -> bool:
-        return "validation" not in self.files and bool(self.validation_articles)
+    def layout(self) -> tuple[list[Expected], str | None]:
+        """The files read (each with its hub source) and the one split by article, if any."""
+        return squad_layout(self.files, self.hub, self.validation_articles)
 
     def load(self, splits: tuple[str, ...] = SPLITS, label_names: list[str] | None = None) -> None:
-        """Read the splits asked for that have a file (validation from the training file's
-        last articles where `validation_articles` says so)."""
-        read: dict[str, SquadSplit] = {}
-        by_article = {"train", "validation"} if self.splits_by_article else set()
-        for split in splits:
-            if split in self.files and split not in by_article:
-                read[split] = self._read(split)
-        if by_article & set(splits):
-            train, validation = split_by_article(self._read("train"), self.validation_articles)
-            read.update(
-                {k: v for k, v in (("train", train), ("validation", validation)) if k in splits}
-            )
+        """Read the splits asked for that have a file or a hub split (a file's absent split
+        from the hub; train and validation from one file's articles where `layout` says)."""
+        expected, by_article = self.layout()
+        paired = set(PAIR) & set(splits) if by_article else set()
+        wanted = {s for s in splits if s not in paired} | ({by_article} if paired else set())
+        expected = [e for e in expected if e.key in wanted]
+        fetched = fetch_missing(self.name, expected, self.cache_dir / "datasets")
+        read = {e.key: self._read(e, fetched) for e in expected}
+        if paired:
+            if by_article not in read:
+                raise DataError(
+                    f"No data to split by article: set data.files.{by_article} to a SQuAD file."
+                )
+            sides = split_by_article(read.pop(by_article), self.validation_articles)
+            read.update({k: v for k, v in zip(PAIR, sides, strict=True) if k in splits})
         if not read:
             asked = ", ".join(f"data.files.{s}" for s in splits)
             raise DataError(f"No question answering data: set {asked} to a SQuAD file.")
+        self.by_article = by_article
         for split, squad in read.items():
             self._report(squad)
             self.raw[split] = squad.dataset()
             self.sources[split], self.skipped[split] = squad.source, sorted(squad.skipped)
 
-    def _read(self, split: str) -> SquadSplit:
-        if split not in self.files:
-            raise DataError(f"No data for the {split} split: set data.files.{split}.")
+    def _read(self, item: Expected, fetched: dict[str, Fetched]) -> SquadSplit:
+        """A split's local file, or its hub copy when the file is absent."""
+        skip = self.on_bad_row == "skip"
+        if item.key in fetched:
+            copy = fetched[item.key]
+            return read_rows(TableFile(copy.source, copy.dataset), skip, **self.columns)
         return read_split(
-            Path(self.files[split]).expanduser(),
-            f"data.files.{split}",
+            Path(str(item.path)).expanduser(),
+            item.setting,
             self.cache_dir / "datasets",
-            skip=self.on_bad_row == "skip",
+            skip=skip,
             **self.columns,
         )
 
@@ -151,7 +170,7 @@ class QuestionAnsweringData(LabelledData):
         """Training windows with answer positions; evaluation windows with them too (for
         the loss) and with their question id and context offsets. Cached per split in Arrow
         files keyed on the tokenizer, the file, the reading and the window settings."""
-        reading = (self.columns, self.validation_articles if self.splits_by_article else None)
+        reading = (self.columns, self.validation_articles if self.by_article else None)
         encoders = {"train": _encode_train, "eval": _encode_eval}
         self.encode_splits(tokenizer, encoders, {"doc_stride": self.doc_stride}, reading)
         for split, dataset in self.raw.items():

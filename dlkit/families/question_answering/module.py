@@ -13,7 +13,7 @@ from torchmetrics import MeanMetric
 from dlkit.errors import ConfigError
 from dlkit.families.question_answering.batches import WINDOWS, model_inputs
 from dlkit.families.question_answering.metrics import squad_scores
-from dlkit.families.question_answering.postprocess import best_answers, postprocess_predictions
+from dlkit.families.question_answering.postprocess import window_answers
 from dlkit.training.task import OptimizerFactory, SchedulerFactory, Task
 
 
@@ -42,6 +42,7 @@ class QuestionAnsweringTask(Task):
         self.losses = nn.ModuleDict({s: MeanMetric() for s in ("val", "test")})
         self.windows: dict[str, list[dict[str, Any]]] = {"val": [], "test": []}
         self.logits: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {"val": [], "test": []}
+        self.answers: dict[str, str] = {}  # the last evaluated split's {id: answer}
 
     def setup(self, stage: str) -> None:
         if self._trainer is not None and self.trainer.world_size > 1:
@@ -84,23 +85,19 @@ class QuestionAnsweringTask(Task):
         self._reset(stage)
 
     def squad(self, stage: str) -> dict[str, float]:
-        """Exact match and F1 (percent) over the questions whose windows `stage` saw."""
-        windows = self.windows[stage]
-        examples: dict[str, dict[str, Any]] = {}
-        for record in windows:
-            qid = record["example_id"]
-            if qid not in examples:
-                examples[qid] = {"id": qid, "context": record["context"]}
-        predictions = postprocess_predictions(
-            list(examples.values()),
-            windows,
+        """Exact match and F1 (percent) over the questions whose windows `stage` saw; their
+        answers are kept for `predictions`."""
+        self.answers, references = window_answers(
+            self.windows[stage],
             [s for s, _ in self.logits[stage]],
             [e for _, e in self.logits[stage]],
             self.n_best_size,
             self.max_answer_length,
         )
-        references = {r["example_id"]: r["answers"] for r in windows}
-        return squad_scores(best_answers(predictions), references)
+        return squad_scores(self.answers, references)
+
+    def predictions(self) -> dict[str, str]:
+        return dict(self.answers)
 
     def _reset(self, stage: str) -> None:
         self.losses[stage].reset()

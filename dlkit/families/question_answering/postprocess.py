@@ -19,13 +19,14 @@ MAX_ANSWER_LENGTH = 30
 @dataclass(frozen=True)
 class Span:
     """A candidate answer: its text, score (start + end logit) and characters in the context
-    (`end` exclusive), and the window it came from."""
+    (`end` exclusive), the window it came from and its first and last token there."""
 
     text: str
     score: float
     start: int
     end: int
     feature: int
+    tokens: tuple[int, int] = (-1, -1)
 
 
 NO_ANSWER = Span("", 0.0, 0, 0, -1)  # no window had a valid span (e.g. an empty context)
@@ -70,6 +71,42 @@ def postprocess_predictions(
     return predictions
 
 
+def window_scores(
+    windows: Sequence[Mapping],
+    start_logits: Sequence[np.ndarray],
+    end_logits: Sequence[np.ndarray],
+    n_best_size: int = N_BEST_SIZE,
+    max_answer_length: int = MAX_ANSWER_LENGTH,
+) -> dict[str, float]:
+    """Exact match and F1 (percent) over the questions these windows belong to: `windows`
+    are evaluation records (example_id, offset_mapping, context, answers), one per logit
+    row. What validation logs and what an int8 export is judged by."""
+    from dlkit.families.question_answering.metrics import squad_scores
+
+    return squad_scores(
+        *window_answers(windows, start_logits, end_logits, n_best_size, max_answer_length)
+    )
+
+
+def window_answers(
+    windows: Sequence[Mapping],
+    start_logits: Sequence[np.ndarray],
+    end_logits: Sequence[np.ndarray],
+    n_best_size: int = N_BEST_SIZE,
+    max_answer_length: int = MAX_ANSWER_LENGTH,
+) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Each question's best answer ({id: text}, the official predictions file) and its
+    reference answers, from its windows' logits."""
+    examples: dict[str, dict] = {}
+    for record in windows:
+        examples.setdefault(record["example_id"], {"id": record["example_id"], **record})
+    predictions = postprocess_predictions(
+        list(examples.values()), windows, start_logits, end_logits, n_best_size, max_answer_length
+    )
+    references = {qid: example["answers"] for qid, example in examples.items()}
+    return best_answers(predictions), references
+
+
 def best_answers(predictions: Mapping[str, list[Span]]) -> dict[str, str]:
     """The best span's text per example id: what the SQuAD metrics score."""
     return {qid: spans[0].text for qid, spans in predictions.items()}
@@ -99,5 +136,5 @@ def _window_spans(
                 continue
             first, last = int(offsets[s][0]), int(offsets[e][1])
             score = float(start_logits[s] + end_logits[e])
-            spans.append(Span(context[first:last], score, first, last, feature))
+            spans.append(Span(context[first:last], score, first, last, feature, (s, e)))
     return spans

@@ -1,10 +1,12 @@
 """Questions and contexts in, answers out: the answer's text, its characters in the context
 (`end` exclusive) and a score, for a model or any export folder.
 
-A long context is split into windows as in training. The score is what transformers' (4.x)
-question-answering pipeline reported: start probability times end probability, each a
-softmax over the window's context tokens; the answer is the span with the highest score over
-all windows (SQuAD v1.1: there is always one)."""
+A long context is split into windows as in training, with the run's data.max_length and
+data.doc_stride (a run's config, or export.json, records them). The answer is the one
+evaluation scores: `postprocess_predictions` over all windows (the n best starts and ends
+of each, the pair with the highest start + end logit). Its score is what transformers' (4.x)
+question-answering pipeline reported for a span: start probability times end probability,
+each a softmax over its window's context tokens."""
 
 from __future__ import annotations
 
@@ -16,14 +18,21 @@ import numpy as np
 from dlkit.export.runtime import Runtime
 from dlkit.families.family import Predictor
 from dlkit.families.question_answering.features import DOC_STRIDE, prepare_eval_features
-from dlkit.families.question_answering.postprocess import MAX_ANSWER_LENGTH, postprocess_predictions
+from dlkit.families.question_answering.postprocess import (
+    MAX_ANSWER_LENGTH,
+    N_BEST_SIZE,
+    postprocess_predictions,
+)
 
 
 def answerer(runtime: Runtime, tokenizer: Any, info: dict, settings: Any) -> Predictor:
     max_length = int(info["max_length"])
-    # export.json and run folders record max_length only; a stride that fits any length.
-    stride = min(int(info.get("doc_stride") or DOC_STRIDE), max_length // 2)
-    longest = int(_get(settings, "max_answer_length") or MAX_ANSWER_LENGTH)
+    # Folders from before doc_stride was recorded: the default, where it fits the length.
+    stride = int(info.get("doc_stride") or min(DOC_STRIDE, max_length // 2))
+    longest = int(
+        _get(settings, "max_answer_length") or info.get("max_answer_length") or MAX_ANSWER_LENGTH
+    )
+    n_best = int(info.get("n_best_size") or N_BEST_SIZE)
 
     def answer(rows: list[list[str]]) -> Iterator[dict]:
         examples = {
@@ -32,7 +41,7 @@ def answerer(runtime: Runtime, tokenizer: Any, info: dict, settings: Any) -> Pre
             "context": [row[1] for row in rows],
         }
         features = prepare_eval_features(examples, tokenizer, max_length, stride)
-        starts, ends = _log_probabilities(runtime, tokenizer, features)
+        starts, ends = _logits(runtime, tokenizer, features)
         windows = [
             {"example_id": qid, "offset_mapping": offsets}
             for qid, offsets in zip(features["example_id"], features["offset_mapping"], strict=True)
@@ -41,24 +50,25 @@ def answerer(runtime: Runtime, tokenizer: Any, info: dict, settings: Any) -> Pre
             {"id": i, "context": c}
             for i, c in zip(examples["id"], examples["context"], strict=True)
         ]
-        best = postprocess_predictions(records, windows, starts, ends, max_answer_length=longest)
+        best = postprocess_predictions(records, windows, starts, ends, n_best, longest)
         for qid in examples["id"]:
             span = best[qid][0]
-            yield {
-                "answer": span.text,
-                "score": round(float(np.exp(span.score)), 6) if span.feature >= 0 else 0.0,
-                "start": span.start,
-                "end": span.end,
-            }
+            score = 0.0
+            if span.feature >= 0:
+                context = np.array([o is not None for o in windows[span.feature]["offset_mapping"]])
+                first, last = span.tokens
+                start_p = _log_softmax(starts[span.feature], context)[first]
+                end_p = _log_softmax(ends[span.feature], context)[last]
+                score = round(float(np.exp(start_p + end_p)), 6)
+            yield {"answer": span.text, "score": score, "start": span.start, "end": span.end}
 
     return answer
 
 
-def _log_probabilities(
+def _logits(
     runtime: Runtime, tokenizer: Any, features: Any
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Each window's start and end log-probabilities over its context tokens (-inf
-    elsewhere), so that a span's start + end is its log score, comparable across windows."""
+    """Each window's start and end logits, without its padding."""
     ids = features["input_ids"]
     width = max(len(row) for row in ids)
     pad = tokenizer.pad_token_id or 0
@@ -74,11 +84,9 @@ def _log_probabilities(
             [row + [0] * (width - len(row)) for row in types], dtype=np.int64
         )
     out = runtime({n: feed[n] for n in runtime.input_names if n in feed})
-    starts, ends = [], []
-    for i, offsets in enumerate(features["offset_mapping"]):
-        context = np.array([o is not None for o in offsets])
-        starts.append(_log_softmax(out["start_logits"][i, : len(offsets)], context))
-        ends.append(_log_softmax(out["end_logits"][i, : len(offsets)], context))
+    lengths = [len(offsets) for offsets in features["offset_mapping"]]
+    starts = [out["start_logits"][i, :n] for i, n in enumerate(lengths)]
+    ends = [out["end_logits"][i, :n] for i, n in enumerate(lengths)]
     return starts, ends
 
 

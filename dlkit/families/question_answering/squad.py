@@ -16,7 +16,7 @@ from typing import Any
 import datasets
 
 from dlkit.data.files import check_file, load_split
-from dlkit.data.rows import BadRow, every_row_bad
+from dlkit.data.rows import BadRow, TableFile, every_row_bad
 from dlkit.errors import DataError
 
 VALIDATION_ARTICLES = 10  # the last 10 articles of a SQuAD file are the validation side
@@ -27,7 +27,7 @@ _SHAPE_FIX = "Give every question an id, a question, a context and at least one 
 @dataclass
 class SquadSplit:
     """A split's rows as read, the bad ones dropped under skip (`skipped`), and the article
-    titles in file order (a table has none, so every row there has title "")."""
+    titles in file order (a table without a title column has none: its rows have title "")."""
 
     source: str
     rows: list[dict[str, Any]]
@@ -90,9 +90,16 @@ def read_squad_json(path: str | Path, skip: bool = False) -> SquadSplit:
     return split
 
 
-def read_table(
-    path: str | Path,
-    cache_dir: Path,
+def read_table(path: str | Path, cache_dir: Path, skip: bool = False, **columns: str) -> SquadSplit:
+    """A jsonl, csv or parquet table: answers either in one column of SQuAD's shape
+    ({text: [...], answer_start: [...]}, as the hub's squad keeps them) or as one answer's
+    text and start in two columns (what a csv can hold). Without an id column, a row's id is
+    its line (or row) number. See `read_rows` for `columns`."""
+    return read_rows(load_split(Path(path), cache_dir, skip=skip), skip, **columns)
+
+
+def read_rows(
+    table: TableFile,
     skip: bool = False,
     id_column: str = "id",
     question_column: str = "question",
@@ -100,12 +107,12 @@ def read_table(
     answers_column: str = "answers",
     answer_text_column: str = "answer_text",
     answer_start_column: str = "answer_start",
+    title_column: str = "title",
 ) -> SquadSplit:
-    """A jsonl, csv or parquet table: answers either in one column of SQuAD's shape
-    ({text: [...], answer_start: [...]}, as the hub's squad keeps them) or as one answer's
-    text and start in two columns (what a csv can hold). Without an id column, a row's id is
-    its line (or row) number."""
-    table = load_split(Path(path), cache_dir, skip=skip)
+    """The questions of a loaded table (a local file, or a hub split such as rajpurkar/squad,
+    whose columns are id, title, context, question and answers). A `title_column`, where the
+    table has one, names each row's article (titles in order of first appearance), which the
+    split by article needs; without it every row has title ""."""
     have = table.dataset.column_names
     nested = answers_column in have
     needed = [question_column, context_column]
@@ -119,6 +126,8 @@ def read_table(
             f"'{answer_start_column}'."
         )
     split = SquadSplit(table.source, [], list(table.skipped))
+    titled = title_column in have
+    titles: dict[str, None] = {}
     for index, record in enumerate(table.dataset):
         where = table.bad(index, "", "", "")
         if nested:
@@ -133,8 +142,12 @@ def read_table(
             "question": record[question_column],
             "answers": _answer_list(answers),
         }
-        row, problem = _question(qa, "", record[context_column], where.number, where.unit)
+        title = str(record[title_column] or "") if titled else ""
+        row, problem = _question(qa, title, record[context_column], where.number, where.unit)
         _keep(split, row, problem, skip)
+        if row is not None and titled:
+            titles.setdefault(title)
+    split.titles = list(titles)
     _check_kept(split)
     return split
 
