@@ -54,8 +54,9 @@ export: install ## Verified hf, torchscript(-int8) and onnx(-int8) exports of RU
 predict: install ## Predictions of RUN for SST-2's test.tsv, into predictions.jsonl
 	$(BIN)/dlkit predict run=$(RUN) input=$(DLKIT_DATA_DIR)/sst2/test.tsv output=predictions.jsonl $(ARGS)
 
-bench: install ## dlkit vs a plain PyTorch loop vs transformers' Trainer, interleaved: bench/results.json and .md (about 10 minutes)
+bench: install ## dlkit vs a plain loop vs Trainer, then threads on a shared CPU: bench/*.json and .md (about 18 minutes)
 	$(BIN)/python scripts/bench/run.py --data-dir $(DLKIT_DATA_DIR) $(ARGS)
+	env -u OMP_NUM_THREADS $(BIN)/python scripts/bench/threads.py --out bench
 
 test: install ## The default test suite (no slow tests), two workers
 	$(BIN)/pytest -q -n 2 --dist loadfile

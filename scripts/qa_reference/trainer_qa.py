@@ -51,18 +51,23 @@ def arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def windows(tokenizer: Any, examples: dict[str, list], max_length: int, stride: int) -> Any:
+    """Question first, only the context truncated, long contexts in overlapping windows."""
+    questions = [q.lstrip() for q in examples["question"]]
+    return tokenizer(
+        questions,
+        examples["context"],
+        truncation="only_second",
+        max_length=max_length,
+        stride=stride,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+    )
+
+
 def train_features(rows: Dataset, tokenizer: Any, max_length: int, stride: int) -> Dataset:
     def prepare(examples: dict[str, list]) -> Any:
-        questions = [q.lstrip() for q in examples["question"]]
-        enc = tokenizer(
-            questions,
-            examples["context"],
-            truncation="only_second",
-            max_length=max_length,
-            stride=stride,
-            return_overflowing_tokens=True,
-            return_offsets_mapping=True,
-        )
+        enc = windows(tokenizer, examples, max_length, stride)
         sample_map = enc.pop("overflow_to_sample_mapping")
         enc["start_positions"], enc["end_positions"] = [], []
         for i, offsets in enumerate(enc.pop("offset_mapping")):
@@ -92,16 +97,7 @@ def train_features(rows: Dataset, tokenizer: Any, max_length: int, stride: int) 
 
 def eval_features(rows: Dataset, tokenizer: Any, max_length: int, stride: int) -> Dataset:
     def prepare(examples: dict[str, list]) -> Any:
-        questions = [q.lstrip() for q in examples["question"]]
-        enc = tokenizer(
-            questions,
-            examples["context"],
-            truncation="only_second",
-            max_length=max_length,
-            stride=stride,
-            return_overflowing_tokens=True,
-            return_offsets_mapping=True,
-        )
+        enc = windows(tokenizer, examples, max_length, stride)
         sample_map = enc.pop("overflow_to_sample_mapping")
         enc["example_id"] = []
         for i in range(len(enc["input_ids"])):
@@ -183,6 +179,10 @@ def main() -> None:
     began = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - began
+    trainer.save_model(f"{args.out}/model")
+    # Trainer's length grouping also reorders evaluation and predict batches (transformers 5's
+    # _get_eval_sampler), which would pair each window's logits with another window's offsets.
+    trainer.args.train_sampling_strategy = "random"
     output = trainer.predict(validation.remove_columns(["example_id", "offset_mapping"]))
     starts, ends = output.predictions
     answers = postprocess(validation_rows, validation, starts, ends)
