@@ -215,3 +215,26 @@ def test_train_composes_no_search_space() -> None:
         "default",
         ["tune.trials=3"],
     )
+
+
+def test_the_table_takes_run_folders_relative_to_the_working_folder(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    """The default run root is `runs`, relative; the sweep folder is shown absolute."""
+    from types import SimpleNamespace
+
+    import optuna
+
+    from dlkit.tune.report import table
+
+    monkeypatch.chdir(tmp_path)
+    trial = optuna.trial.create_trial(
+        value=0.5,
+        params={"optimizer.lr": 1e-3},
+        distributions={"optimizer.lr": optuna.distributions.FloatDistribution(1e-4, 1e-2)},
+        user_attrs={"run_dir": "runs/bert_cls/tune_x/trial_0"},
+    )
+    spec = SimpleNamespace(params=[SimpleNamespace(key="optimizer.lr")], monitor="val/acc")
+    table([trial], spec, (tmp_path / "runs" / "bert_cls" / "tune_x").resolve())
+    out = "".join(capsys.readouterr().out.split())
+    assert "trial_0" in out and "runs/bert_cls/tune_x/trial_0" not in out

@@ -78,7 +78,7 @@ def table(trials: Sequence[FrozenTrial], spec: Spec, folder: Path) -> None:
             state,
             "" if t.value is None else f"{t.value:.4f}",
             *[_shown(t.params.get(k, "")) for k in keys],
-            str(Path(run).relative_to(folder.resolve())) if _inside(run, folder) else run,
+            str(Path(run).resolve().relative_to(folder.resolve())) if _inside(run, folder) else run,
         )
     # A pipe or a log gets every column whole; a terminal its own width.
     console.console.print(grid, width=None if console.console.is_terminal else 160)
