@@ -97,7 +97,14 @@ _FIRST_ROWS = {  # file under the data root: rows kept (after a header where the
     "wikitext-2-raw/wiki.test.raw": 600,
     "tiny_shakespeare/input.txt": 3000,
     "multi30k/train.en": 3000,
+    "multi30k/train.de": 3000,
+    "multi30k/val.en": 200,
+    "multi30k/val.de": 200,
+    "multi30k/test_2016_flickr.en": 200,
+    "multi30k/test_2016_flickr.de": 200,
     "dialogsum/dialogsum.train.jsonl": 300,
+    "dialogsum/dialogsum.dev.jsonl": 40,
+    "dialogsum/dialogsum.test.jsonl": 40,
 }
 _SQUAD = "squad_v1.1/dev-v1.1.json"  # every article, its first paragraph only
 _CONLL_SENTENCES = {
@@ -143,6 +150,7 @@ def user_files(workdir: Path, data_root: Path) -> None:
         "context": "Peter Blackburn lives in Paris. He works for the EU in Brussels.",
     }
     _write(workdir / "questions.jsonl", json.dumps(question) + "\n")
+    _write(workdir / "german.txt", "Ein Hund rennt durch den Park.\nZwei Kinder spielen im Sand.\n")
     _write(
         workdir / "my_configs" / "experiment" / "my_experiment.yaml",
         "# @package _global_\ndefaults:\n  - override /model: bert_tiny\n"

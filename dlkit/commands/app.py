@@ -47,6 +47,7 @@ def run(
     collector.pause()  # until the command's real work starts (runner.fit, predict's loop, ...)
     try:
         import hydra
+        from hydra.errors import InstantiationException
 
         from dlkit.commands.overrides import check
 
@@ -62,6 +63,10 @@ def run(
                 fn(cfg)
             except DlkitError as err:
                 sys.exit(_report(err))
+            except InstantiationException as err:  # a constructor refused its settings
+                if not isinstance(err.__cause__, DlkitError):
+                    raise
+                sys.exit(_report(err.__cause__))
 
         if _rank() > 0:  # one set of logs and configs per run: rank zero's
             argv = [*argv, "hydra.output_subdir=null", "hydra/job_logging=stdout"]

@@ -73,6 +73,7 @@ def build(
         **({"label_names": names} if names else {}),
     )
     task.compile_forward = bool(cfg.get("compile"))  # Task.on_fit_start applies it
+    task.tokenizer = tokenizer
     return Components(data=data, tokenizer=tokenizer, task=task)
 
 

@@ -61,7 +61,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     if rank_zero_only.rank == 0:  # under DDP every process has the reduced metrics
         name = Path(eval_file).stem if eval_file else split
         source = parts.data.files_used().get(split, parts.data.name)
-        out = run.write_eval(name, {"split": split, "source": source, **metrics})
+        notes = parts.task.results_notes()
+        out = run.write_eval(name, {"split": split, "source": source, **metrics, **notes})
         console.metrics_table(f"{name} metrics", metrics)
         console.console.print(f"Written: {out}")
         predictions = parts.task.predictions()

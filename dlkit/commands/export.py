@@ -42,7 +42,6 @@ def export(cfg: DictConfig) -> dict:
         )
 
     from dlkit import console
-    from dlkit.export.graph import graph_inputs
     from dlkit.export.hf import label_names
     from dlkit.export.parity import compare
     from dlkit.export.readme import render
@@ -51,7 +50,7 @@ def export(cfg: DictConfig) -> dict:
     trained.quiet_libraries()
     model = family.load_model(run.model_dir)
     tokenizer = trained.load_tokenizer(run.model_dir)
-    inputs = graph_inputs(model, list(tokenizer.model_input_names))
+    inputs = family.model_inputs(model, tokenizer)
     outputs = list(family.outputs)
     rows, collate = _validation(saved, run, tokenizer)
     collector.resume()  # export and parity runs allocate graphs with cycles: collect them

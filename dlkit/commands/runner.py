@@ -115,6 +115,7 @@ def fit(cfg: DictConfig, command: str) -> dict[str, Any]:
         results = {
             "experiment": cfg.experiment_name,
             **metrics,  # the weights "evaluated" names, evaluated again after training
+            **parts.task.results_notes(),
             "monitor": cfg.task.monitor,
             **_describe_weights(_best_position(best), trainer, cfg.eval_precision),
             "global_step": trainer.global_step,

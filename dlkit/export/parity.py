@@ -29,7 +29,7 @@ def compare(reference: Runtime, candidate: Runtime, batches: Iterable[Batch]) ->
                 shape = None if got is None else got.shape
                 return {"examples": examples, "error": f"{name} shape {shape} != {expected.shape}"}
             if expected.ndim == 3:  # one row of scores per token: padding does not count
-                keep = batch.get("attention_mask", np.ones(expected.shape[:2])).astype(bool)
+                keep = _scored(batch, expected.shape[:2])
                 expected, got = expected[keep], got[keep]
             diff = max(diff, float(np.abs(expected - got).max()))
             if np.isnan(got).any() or np.isnan(expected).any():
@@ -42,6 +42,18 @@ def compare(reference: Runtime, candidate: Runtime, batches: Iterable[Batch]) ->
         "label_agreement": agree / max(predictions, 1),
         "outputs": outputs,
     }
+
+
+def _scored(batch: Batch, shape: tuple[int, ...]) -> np.ndarray:
+    """The positions that count: the input's unpadded tokens, or, for outputs over the
+    target (a seq2seq decoder's logits), the positions whose label is scored."""
+    mask = batch.get("attention_mask")
+    if mask is not None and mask.shape == shape:
+        return mask.astype(bool)
+    labels = batch.get("labels")
+    if labels is not None and labels.shape == shape:
+        return labels != -100
+    return np.ones(shape, dtype=bool)
 
 
 def within(report: dict, tolerance: float) -> bool:

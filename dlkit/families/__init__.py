@@ -19,6 +19,7 @@ FAMILIES = {
     "causal_lm": "dlkit.families.language_modeling:CAUSAL_LM",
     "token_classification": "dlkit.families.token_classification:FAMILY",
     "question_answering": "dlkit.families.question_answering:FAMILY",
+    "seq2seq": "dlkit.families.seq2seq:FAMILY",
 }
 
 

@@ -108,17 +108,22 @@ class Family:
         folder and max_length; recorded in an export's export.json."""
         return {}
 
+    def model_inputs(self, model: Any, tokenizer: Any) -> list[str]:
+        """The batch entries the model is called with: the tokenizer's outputs its forward
+        takes (input_ids, attention_mask, ...)."""
+        from dlkit.export.graph import graph_inputs
+
+        return graph_inputs(model, list(tokenizer.model_input_names))
+
     def runtime(self, folder: Path, tokenizer: Any) -> Any:
         """The model of a run's model/ or of any export folder, called one way (numpy in,
         named numpy outputs out)."""
-        from dlkit.export.graph import graph_inputs
         from dlkit.export.runtime import Eager, load
 
         if (folder / "export.json").is_file():
             return load(folder, self.load_model)
         model = self.load_model(folder)
-        inputs = graph_inputs(model, list(tokenizer.model_input_names))
-        return Eager(model, inputs, list(self.outputs))
+        return Eager(model, self.model_inputs(model, tokenizer), list(self.outputs))
 
     def predictor(self, folder: Path, info: dict, tokenizer: Any, settings: Any) -> Predictor:
         """Raw model outputs to user-facing records, for a model or export folder."""

@@ -20,6 +20,8 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedToken
 from dlkit.errors import ConfigError
 
 SPECIALS = {"pad": "[PAD]", "unk": "[UNK]", "cls": "[CLS]", "sep": "[SEP]", "mask": "[MASK]"}
+# Encoder-decoder models (T5, BART style): every sequence ends with </s>; no [CLS].
+SEQ2SEQ_SPECIALS = {"pad": "<pad>", "eos": "</s>", "unk": "<unk>"}
 GPT_SPECIALS = {
     "eos": "<|endoftext|>",
     "bos": "<|endoftext|>",
@@ -46,11 +48,12 @@ def train_tokenizer(
     cache_dir: Path,
     max_length: int = 512,
 ) -> PreTrainedTokenizerBase:
-    """Train (or reuse from the cache) a WordPiece (BERT) or byte-level BPE (GPT-2) tokenizer.
+    """Train (or reuse from the cache) a WordPiece (BERT), byte-level BPE (GPT-2) or
+    SentencePiece-style unigram (T5, one vocabulary for both sides of a translation) tokenizer.
 
     The cache key is a hash of the text itself, so the same corpus and settings always give
     the same tokenizer, and a second run skips training."""
-    trainers_by_kind = {"wordpiece": _wordpiece, "bpe": _byte_level_bpe}
+    trainers_by_kind = {"wordpiece": _wordpiece, "bpe": _byte_level_bpe, "unigram": _unigram}
     if kind not in trainers_by_kind:
         raise ConfigError(f"model.tokenizer.kind={kind} is not one of {list(trainers_by_kind)}.")
     texts = list(texts)
@@ -131,4 +134,36 @@ def _byte_level_bpe(
         tokenizer_object=tok,
         model_max_length=max_length,
         **{f"{role}_token": token for role, token in GPT_SPECIALS.items()},
+    )
+
+
+def _unigram(
+    texts: list[str], vocab_size: int, lowercase: bool, max_length: int
+) -> PreTrainedTokenizerFast:
+    """SentencePiece's scheme (T5's): NFKC, words marked by a leading "▁", a unigram
+    model; every sequence ends with </s>, as encoder-decoder models expect of inputs and
+    targets alike. Case is kept unless `lowercase`: sacreBLEU scores it."""
+    steps = [normalizers.NFKC()] + ([normalizers.Lowercase()] if lowercase else [])
+    tok = Tokenizer(models.Unigram())
+    tok.normalizer = normalizers.Sequence(steps)
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.decoder = decoders.Metaspace()
+    specials = list(SEQ2SEQ_SPECIALS.values())
+    trainer = trainers.UnigramTrainer(
+        vocab_size=vocab_size,
+        special_tokens=specials,
+        unk_token=SEQ2SEQ_SPECIALS["unk"],
+        show_progress=False,
+    )
+    tok.train_from_iterator(texts, trainer=trainer, length=len(texts))
+    eos = SEQ2SEQ_SPECIALS["eos"]
+    tok.post_processor = processors.TemplateProcessing(
+        single=f"$A {eos}",
+        pair=f"$A {eos} $B:1 {eos}:1",
+        special_tokens=[(eos, tok.token_to_id(eos))],
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        model_max_length=max_length,
+        **{f"{role}_token": token for role, token in SEQ2SEQ_SPECIALS.items()},
     )

@@ -22,6 +22,7 @@ class PlainProgress(ProgressBar):
         self.every = max(1, every_n_steps)
         self.start = 0.0
         self._enabled = True
+        self._before: dict[str, object] = {}  # the metric objects before this validation
 
     def disable(self) -> None:
         self._enabled = False
@@ -48,10 +49,19 @@ class PlainProgress(ProgressBar):
             flush=True,
         )
 
+    def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._before = dict(trainer.callback_metrics)
+
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.state.fn != "fit" or trainer.sanity_checking or not trainer.is_global_zero:
             return
-        shown = {k: f"{float(v):.4f}" for k, v in trainer.callback_metrics.items() if "val/" in k}
+        # Only what this validation logged: a metric logged every few epochs (generated
+        # text's BLEU) keeps its old value in callback_metrics in between.
+        shown = {
+            k: f"{float(v):.4f}"
+            for k, v in trainer.callback_metrics.items()
+            if "val/" in k and v is not self._before.get(k)
+        }
         print(f"validation at step {trainer.global_step}: {shown}", flush=True)
 
 

@@ -34,6 +34,8 @@ class Task(L.LightningModule):
     # evaluation, model/ and exports see the plain transformers model. Compiling the bound
     # forward keeps parameter names (a compiled module's would gain an `_orig_mod.` prefix).
     compile_forward: bool = False
+    # The run's tokenizer (set by components.build), for tasks that turn ids back into text.
+    tokenizer: Any = None
 
     def __init__(
         self,
@@ -104,6 +106,11 @@ class Task(L.LightningModule):
         (SQuAD's {id: answer}), which `dlkit evaluate` writes beside the metrics; None for a
         family whose metrics need no such file."""
         return None
+
+    def results_notes(self) -> dict[str, Any]:
+        """What results.json (and an evaluation's file) should say about how the metrics were
+        computed beyond their values (sacreBLEU's signature); nothing by default."""
+        return {}
 
     def configure_optimizers(self) -> Any:
         named = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
