@@ -4,7 +4,9 @@ keyed on the tokenizer, the file and the settings."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import logging
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,8 @@ from dlkit.data.rows import BadRow
 from dlkit.errors import ConfigError
 
 POLICIES = ("error", "skip")
+
+log = logging.getLogger(__name__)
 
 
 class LabelledData(PreparedData):
@@ -66,6 +70,22 @@ class LabelledData(PreparedData):
 
     def files_used(self) -> dict[str, str]:
         return {split: src for split, src in self.sources.items() if Path(src).is_file()}
+
+    def report_skipped(self, source: str, skipped: Sequence[BadRow], kept: int) -> None:
+        """Under on_bad_row=skip, one warning per split: how many were dropped, of which
+        kinds, and where the first ones are."""
+        if not skipped:
+            return
+        kinds = Counter(row.kind for row in skipped)
+        log.warning(
+            "Skipped %d of %d %s of %s (data.on_bad_row=skip): %s; first at %s.",
+            len(skipped),
+            len(skipped) + kept,
+            self.counted,
+            source,
+            ", ".join(f"{n} {kind}" for kind, n in kinds.most_common()),
+            ", ".join(map(str, sorted(skipped)[:3])),
+        )
 
     def collator(self, split: str) -> PadBatch:
         return self.collate

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 import math
 import re
 import reprlib
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,8 +20,6 @@ from dlkit.data.rows import BadRow, TableFile, every_row_bad
 from dlkit.errors import DataError
 
 SPLITS = ("train", "validation", "test", "eval")
-
-log = logging.getLogger(__name__)
 
 
 class TextClassificationData(LabelledData):
@@ -99,7 +95,7 @@ class TextClassificationData(LabelledData):
         for split, table in tables.items():
             if fixed or split != "train" or self.label_map:
                 table = self._drop(table, self._unknown_labels(table, fixed))
-            self._report(table)
+            self.report_skipped(table.source, table.skipped, len(table.dataset))
             self.raw[split], self.sources[split] = table.dataset, table.source
             self.skipped[split] = sorted(table.skipped)
 
@@ -181,20 +177,6 @@ class TextClassificationData(LabelledData):
         if not len(kept.dataset):
             raise DataError(every_row_bad(table.source, kept.skipped))
         return kept
-
-    def _report(self, table: TableFile) -> None:
-        if not table.skipped:
-            return
-        kinds = Counter(row.kind for row in table.skipped)
-        first = sorted(table.skipped)[:3]
-        log.warning(
-            "Skipped %d of %d rows of %s (data.on_bad_row=skip): %s; first at %s.",
-            len(table.skipped),
-            len(table.skipped) + len(table.dataset),
-            table.source,
-            ", ".join(f"{n} {kind}" for kind, n in kinds.most_common()),
-            ", ".join(map(str, first)),
-        )
 
     def train_texts(self) -> Iterator[str]:
         for column in self.text_columns:

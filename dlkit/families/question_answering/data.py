@@ -5,8 +5,6 @@ their context tokens, the context and the reference answers)."""
 
 from __future__ import annotations
 
-import logging
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,8 +32,6 @@ from dlkit.families.question_answering.squad import (
 )
 
 SPLITS = ("train", "validation", "test", "eval")
-
-log = logging.getLogger(__name__)
 
 
 class QuestionAnsweringData(LabelledData):
@@ -125,7 +121,7 @@ class QuestionAnsweringData(LabelledData):
             raise DataError(f"No question answering data: set {asked} to a SQuAD file.")
         self.by_article = by_article
         for split, squad in read.items():
-            self._report(squad)
+            self.report_skipped(squad.source, squad.skipped, len(squad.rows))
             self.raw[split] = squad.dataset()
             self.sources[split], self.skipped[split] = squad.source, sorted(squad.skipped)
 
@@ -141,19 +137,6 @@ class QuestionAnsweringData(LabelledData):
             self.cache_dir / "datasets",
             skip=skip,
             **self.columns,
-        )
-
-    def _report(self, split: SquadSplit) -> None:
-        if not split.skipped:
-            return
-        kinds = Counter(row.kind for row in split.skipped)
-        log.warning(
-            "Skipped %d questions of %s (data.on_bad_row=skip), %d kept: %s; first at %s.",
-            len(split.skipped),
-            split.source,
-            len(split.rows),
-            ", ".join(f"{n} {kind}" for kind, n in kinds.most_common()),
-            ", ".join(map(str, sorted(split.skipped)[:3])),
         )
 
     def train_texts(self) -> Iterator[str]:

@@ -4,8 +4,6 @@ targets as labels; evaluation rows keep their reference texts for BLEU or ROUGE.
 
 from __future__ import annotations
 
-import logging
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,8 +21,6 @@ from dlkit.families.seq2seq.pairs import from_table, read_parallel, read_table
 from dlkit.families.seq2seq.sides import is_table, target_file
 
 SPLITS = ("train", "validation", "test", "eval")
-
-log = logging.getLogger(__name__)
 
 
 class Seq2SeqData(LabelledData):
@@ -87,7 +83,7 @@ class Seq2SeqData(LabelledData):
         fetched = fetch_missing(self.name, expected, self.cache_dir / "datasets")
         for item in expected:
             table = self._read(item.key, str(item.path), fetched)
-            self._report(table)
+            self.report_skipped(table.source, table.skipped, len(table.dataset))
             self.raw[item.key], self.sources[item.key] = table.dataset, table.source
             self.skipped[item.key] = sorted(table.skipped)
         if not self.raw:
@@ -119,19 +115,6 @@ class Seq2SeqData(LabelledData):
                 "suffixes, e.g. de and en for train.de and train.en)."
             )
         return self.langs  # type: ignore[return-value]
-
-    def _report(self, table: TableFile) -> None:
-        if not table.skipped:
-            return
-        kinds = Counter(row.kind for row in table.skipped)
-        log.warning(
-            "Skipped %d pairs of %s (data.on_bad_row=skip), %d kept: %s; first at %s.",
-            len(table.skipped),
-            table.source,
-            len(table.dataset),
-            ", ".join(f"{n} {kind}" for kind, n in kinds.most_common()),
-            ", ".join(map(str, sorted(table.skipped)[:3])),
-        )
 
     def files_used(self) -> dict[str, str]:
         used = super().files_used()

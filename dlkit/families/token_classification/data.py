@@ -3,8 +3,6 @@ tokenized into word pieces with one label per word."""
 
 from __future__ import annotations
 
-import logging
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,8 +24,6 @@ from dlkit.families.token_classification.metrics import IGNORE_INDEX
 from dlkit.families.token_classification.tags import SCHEMES, check_tag, to_iob2
 
 SPLITS = ("train", "validation", "test", "eval")
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -121,7 +117,7 @@ class TokenClassificationData(LabelledData):
         for name, split in read.items():
             if fixed or name != "train":
                 self._keep(split, "unknown tag", unknown)
-            self._report(split)
+            self.report_skipped(split.source, split.skipped, len(split.sentences))
             self.raw[name] = datasets.Dataset.from_dict(
                 {
                     "tokens": [s.tokens for s in split.sentences],
@@ -215,19 +211,6 @@ class TokenClassificationData(LabelledData):
         if self.on_bad_row == "error":
             raise row.error(split.source)
         split.skipped.append(row)
-
-    def _report(self, split: _Split) -> None:
-        if not split.skipped:
-            return
-        kinds = Counter(row.kind for row in split.skipped)
-        log.warning(
-            "Skipped %d sentences of %s (data.on_bad_row=skip), %d kept: %s; first at %s.",
-            len(split.skipped),
-            split.source,
-            len(split.sentences),
-            ", ".join(f"{n} {kind}" for kind, n in kinds.most_common()),
-            ", ".join(map(str, sorted(split.skipped)[:3])),
-        )
 
     def train_texts(self) -> Iterator[str]:
         for words in self.raw["train"]["tokens"]:
