@@ -25,6 +25,7 @@ from dlkit.training.metrics_csv import MetricsCSV
 from dlkit.training.state import ResumeState
 from dlkit.training.stops import FiniteLoss, Preemption, ValidateAtEnd
 from dlkit.training.throughput import Throughput
+from dlkit.training.trackers import finish_trackers
 from dlkit.training.trainer import build_trainer, thread_policy
 
 
@@ -130,6 +131,7 @@ def fit(cfg: DictConfig, command: str) -> dict[str, Any]:
                 Path(best).unlink(missing_ok=True)
             run.finish(results)
             plots.write_run_plots_safely(run.path)  # plots/: loss, validation, lr (PNG)
+            finish_trackers(trainer.loggers, run.path, results)  # MLflow / W&B, if chosen
             for split in ("validation", "test"):
                 if split in results:
                     console.metrics_table(f"{split} metrics", results[split])

@@ -62,6 +62,10 @@ class ResumeState(Callback):
         logger = _metrics_logger(trainer)
         if logger is not None and checkpoint.get("dlkit_metrics"):
             logger.restore(checkpoint["dlkit_metrics"])
+            for tracker in trainer.loggers:  # a tracker that may have lost a killed run's tail
+                replay = getattr(tracker, "replay_restored", None)
+                if callable(replay):
+                    replay(checkpoint["dlkit_metrics"])
 
 
 def _restore_loader_position(trainer: L.Trainer, checkpoint: dict[str, Any]) -> None:
