@@ -12,7 +12,7 @@ ARGS ?=
 RUN ?= runs/bert_cls/latest
 
 .DEFAULT_GOAL := help
-.PHONY: help install train train-lstm pretrain finetune-pretrained pretrain-gpt export predict bench test test-all readme-commands lint format clean
+.PHONY: help install train train-lstm pretrain finetune-pretrained pretrain-gpt export predict bench bench-data test test-all readme-commands lint format clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-20s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -57,6 +57,9 @@ predict: install ## Predictions of RUN for SST-2's test.tsv, into predictions.js
 bench: install ## dlkit vs a plain loop vs Trainer, then threads on a shared CPU: bench/*.json and .md (about 18 minutes)
 	$(BIN)/python scripts/bench/run.py --data-dir $(DLKIT_DATA_DIR) $(ARGS)
 	env -u OMP_NUM_THREADS $(BIN)/python scripts/bench/threads.py --out bench
+
+bench-data: install ## Pretraining data preparation vs the tokenizers library at 100 MB and 1 GB of text: bench/data_prep.json and .md (ARGS="--sizes 5" for a quick look)
+	$(BIN)/python scripts/bench/data_prep.py --data-dir $(DLKIT_DATA_DIR) $(ARGS)
 
 test: install ## The default test suite (no slow tests), two workers
 	$(BIN)/pytest -q -n 2 --dist loadfile

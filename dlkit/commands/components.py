@@ -33,7 +33,7 @@ def build(
     """`label_names` fixes the label set, as when evaluating a trained model."""
     init_from = model_source(cfg.model.init_from) if cfg.model.init_from else None
     data = load_data(cfg, splits, label_names)
-    tokenizer = _tokenizer(cfg, data, init_from)
+    tokenizer = tokenizer_for(cfg, data, init_from)
     data.tokenize(tokenizer)
 
     names = data.label_names  # empty for tasks without labels (language modelling)
@@ -110,7 +110,8 @@ def check_positions(cfg: DictConfig) -> None:
             )
 
 
-def _tokenizer(cfg: DictConfig, data, init_from: str | None) -> PreTrainedTokenizerBase:
+def tokenizer_for(cfg: DictConfig, data, init_from: str | None) -> PreTrainedTokenizerBase:
+    """The run's tokenizer: the loaded model's, a named one, or one trained on `data`."""
     spec = cfg.model.tokenizer
     remote_code = bool(cfg.get("trust_remote_code"))
     if init_from:
@@ -119,9 +120,10 @@ def _tokenizer(cfg: DictConfig, data, init_from: str | None) -> PreTrainedTokeni
         return load_pretrained(spec.name_or_path, remote_code)
     return train_tokenizer(
         spec.get("kind", "wordpiece"),
-        data.train_texts(),
+        data.train_texts,  # read twice (key and alphabet, then training), never held
         vocab_size=spec.vocab_size,
         lowercase=spec.lowercase,
         cache_dir=Path(cfg.paths.cache_dir),
         max_length=spec.get("max_length", 512),
+        texts_key=data.train_texts_key(),
     )

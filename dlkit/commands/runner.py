@@ -96,7 +96,7 @@ def fit(cfg: DictConfig, command: str) -> dict[str, Any]:
             adjusted = _record_adjustments(cfg, run, parts.task.model, trainer, resume_from)
             run.update(
                 adjusted=adjusted,
-                data_files=provenance.data_files(parts.data.files_used()),
+                data_files=provenance.data_files(parts.data.files_used(), cfg.paths.cache_dir),
                 data=parts.data.describe(),
                 labels=parts.data.label_names,
                 init=getattr(parts.task.model, "dlkit_init", None),

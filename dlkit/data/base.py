@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import datasets
 import lightning as L
 from torch.utils.data import DataLoader
 
@@ -38,7 +37,7 @@ class PreparedData(L.LightningDataModule):
         self.num_workers = num_workers
         self.pin_memory = pin_memory
         self.cache_dir = Path(cache_dir)
-        self.ready: dict[str, datasets.Dataset] = {}
+        self.ready: dict[str, Any] = {}  # datasets.Dataset, or any map-style dataset
         self.label_names: list[str] = []  # empty for unlabelled data
         self.group_by_length = False  # set by datamodules whose examples vary in length
 
@@ -48,8 +47,14 @@ class PreparedData(L.LightningDataModule):
         raise NotImplementedError
 
     def train_texts(self) -> Iterator[str]:
-        """The training text a new tokenizer learns its vocabulary from."""
+        """The training text a new tokenizer learns its vocabulary from; called more than
+        once (each call reads it afresh)."""
         raise NotImplementedError
+
+    def train_texts_key(self) -> str | None:
+        """A key of the training text that is cheaper than hashing it (file hashes), or None:
+        the tokenizer cache then hashes the text."""
+        return None
 
     def tokenize(self, tokenizer: Any) -> None:
         raise NotImplementedError

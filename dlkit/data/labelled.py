@@ -107,7 +107,9 @@ class LabelledData(PreparedData):
         for split, dataset in self.raw.items():
             source = self.sources[split]
             data = (
-                fingerprint.file_sha256(source) if Path(source).is_file() else dataset._fingerprint
+                fingerprint.cached_file_sha256(source, self.cache_dir)
+                if Path(source).is_file()
+                else dataset._fingerprint
             )
             folder = self.cache_dir / "tokenized" / fingerprint.key(key, data)
             folder.mkdir(parents=True, exist_ok=True)

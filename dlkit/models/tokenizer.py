@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from itertools import islice
 from pathlib import Path
 
 from tokenizers import (
@@ -42,25 +43,34 @@ def load_pretrained(name_or_path: str, trust_remote_code: bool = False) -> PreTr
 
 def train_tokenizer(
     kind: str,
-    texts: Iterable[str],
+    texts: Callable[[], Iterable[str]] | Iterable[str],
     vocab_size: int,
     lowercase: bool,
     cache_dir: Path,
     max_length: int = 512,
+    texts_key: str | None = None,
 ) -> PreTrainedTokenizerBase:
     """Train (or reuse from the cache) a WordPiece (BERT), byte-level BPE (GPT-2) or
     SentencePiece-style unigram (T5, one vocabulary for both sides of a translation) tokenizer.
 
-    The cache key is a hash of the text itself, so the same corpus and settings always give
-    the same tokenizer, and a second run skips training."""
+    `texts` is best a function giving the training text afresh (a data module's
+    `train_texts`): the text is then streamed, never held, so a corpus of gigabytes trains in
+    flat memory. The cache key is `texts_key` (a hash of the corpus files) or else a hash of
+    the text itself, so the same corpus and settings always give the same tokenizer, and a
+    second run skips training."""
     trainers_by_kind = {"wordpiece": _wordpiece, "bpe": _byte_level_bpe, "unigram": _unigram}
     if kind not in trainers_by_kind:
         raise ConfigError(f"model.tokenizer.kind={kind} is not one of {list(trainers_by_kind)}.")
-    texts = list(texts)
+    if not callable(texts):
+        held = list(texts)
+        texts = lambda: held  # noqa: E731 - a re-readable view of a list
     digest = hashlib.sha256(f"{kind}-v3|{vocab_size}|{lowercase}|{max_length}".encode())
-    for text in texts:
-        digest.update(text.encode())
-        digest.update(b"\0")
+    if texts_key is not None:
+        digest.update(f"files:{texts_key}".encode())
+    else:
+        for text in texts():
+            digest.update(text.encode())
+            digest.update(b"\0")
     folder = cache_dir / "tokenizers" / digest.hexdigest()[:16]
     if (folder / "tokenizer.json").is_file():
         return AutoTokenizer.from_pretrained(folder)
@@ -70,8 +80,21 @@ def train_tokenizer(
     return fast
 
 
+def _alphabet(texts: Iterable[str], normalize: Callable[[str], str]) -> list[str]:
+    """Every non-space character of the normalized text, without normalizing the text (the
+    BERT normalizer's NFD runs at a few MB/s on one core: half the training time). It maps
+    character by character (its lowercasing has no context rules, not even Greek final
+    sigma), so normalizing each distinct character gives the same set."""
+    seen: set[str] = set()
+    lines = iter(texts)
+    while group := list(islice(lines, 10_000)):
+        seen.update("\n".join(group))
+    chars = {c for raw in seen for c in normalize(raw)}
+    return sorted(c for c in chars if not c.isspace())
+
+
 def _wordpiece(
-    texts: list[str], vocab_size: int, lowercase: bool, max_length: int
+    texts: Callable[[], Iterable[str]], vocab_size: int, lowercase: bool, max_length: int
 ) -> PreTrainedTokenizerFast:
     def bert_tokenizer(model: models.Model) -> Tokenizer:
         tok = Tokenizer(model)
@@ -85,15 +108,14 @@ def _wordpiece(
     # The trainer numbers "##x" pieces in hash-map order, which changes between processes and
     # then breaks frequency ties differently. Registering every "##x" up front (sorted) fixes
     # their ids, which makes training deterministic.
-    normalize = trainee.normalizer.normalize_str
-    chars = sorted({c for text in texts for c in normalize(text) if not c.isspace()})
+    chars = _alphabet(texts(), trainee.normalizer.normalize_str)
     trainer = trainers.WordPieceTrainer(
         vocab_size=vocab_size,
         special_tokens=specials + [f"##{c}" for c in chars],
         initial_alphabet=chars,
         show_progress=False,
     )
-    trainee.train_from_iterator(texts, trainer=trainer, length=len(texts))
+    trainee.train_from_iterator(texts(), trainer=trainer)
     # A fresh tokenizer over the learned vocabulary (specials first, then sorted): only the
     # real specials are special, and WordPiece looks pieces up by string, so ids are free.
     ordered = specials + sorted(set(trainee.get_vocab()) - set(specials))
@@ -115,7 +137,7 @@ def _wordpiece(
 
 
 def _byte_level_bpe(
-    texts: list[str], vocab_size: int, lowercase: bool, max_length: int
+    texts: Callable[[], Iterable[str]], vocab_size: int, lowercase: bool, max_length: int
 ) -> PreTrainedTokenizerFast:
     """GPT-2's scheme: bytes as the alphabet, so no text is ever unknown."""
     tok = Tokenizer(models.BPE())
@@ -129,7 +151,7 @@ def _byte_level_bpe(
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    tok.train_from_iterator(texts, trainer=trainer, length=len(texts))
+    tok.train_from_iterator(texts(), trainer=trainer)
     return PreTrainedTokenizerFast(
         tokenizer_object=tok,
         model_max_length=max_length,
@@ -138,7 +160,7 @@ def _byte_level_bpe(
 
 
 def _unigram(
-    texts: list[str], vocab_size: int, lowercase: bool, max_length: int
+    texts: Callable[[], Iterable[str]], vocab_size: int, lowercase: bool, max_length: int
 ) -> PreTrainedTokenizerFast:
     """SentencePiece's scheme (T5's): NFKC, words marked by a leading "▁", a unigram
     model; every sequence ends with </s>, as encoder-decoder models expect of inputs and
@@ -155,7 +177,7 @@ def _unigram(
         unk_token=SEQ2SEQ_SPECIALS["unk"],
         show_progress=False,
     )
-    tok.train_from_iterator(texts, trainer=trainer, length=len(texts))
+    tok.train_from_iterator(texts(), trainer=trainer)
     eos = SEQ2SEQ_SPECIALS["eos"]
     tok.post_processor = processors.TemplateProcessing(
         single=f"$A {eos}",

@@ -1,24 +1,34 @@
-"""Raw text for language-model pretraining: many files or a hub dataset, tokenized once
-(cached) and packed into fixed-length blocks, so no compute goes to padding."""
+"""Raw text for language-model pretraining: many files or a hub dataset, streamed (no pass
+holds the corpus in memory), tokenized once into an on-disk token store (cached) and served
+as fixed-length blocks of it, so no compute goes to padding and memory stays flat."""
 
 from __future__ import annotations
 
 import glob
 import math
-from collections import Counter
 from collections.abc import Iterator
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 
-import datasets
-from transformers import DataCollatorForLanguageModeling, PreTrainedTokenizerBase
+import numpy as np
+from transformers import (
+    DataCollatorForLanguageModeling,
+    PreTrainedTokenizerBase,
+    PreTrainedTokenizerFast,
+)
 
-from dlkit.data import fingerprint
+from dlkit.data import fingerprint, token_store
 from dlkit.data.base import PreparedData
-from dlkit.data.files import TABLES, load_split
-from dlkit.data.hub import Fetched, fetch_missing
+from dlkit.data.hub import fetch_missing
 from dlkit.errors import DataError
 from dlkit.families.language_modeling.sources import as_sources, corpus_files, text_column
+from dlkit.families.language_modeling.text_sources import TextSource, file_source, hub_source
+
+# Lines tokenized, then packed, together: no block spans two groups, and each group's tail
+# (fewer than block_size tokens) is left out. Part of the block layout: changing it changes
+# every block after the first group (it was the `datasets.map` batch size of the packing).
+GROUP_LINES = 10_000
 
 
 class CorpusData(PreparedData):
@@ -54,7 +64,7 @@ class CorpusData(PreparedData):
         self.validation_fraction = validation_fraction
         self.mlm_probability = mlm_probability
         self.seed = seed
-        self.lines: dict[str, list[str]] = {"train": [], "validation": []}
+        self.texts: list[TextSource] = []  # re-readable: no line stays in memory
         self.files: dict[str, str] = {}
         self.stats: dict[str, Any] = {}
         self.tokenizer: PreTrainedTokenizerBase | None = None
@@ -62,13 +72,13 @@ class CorpusData(PreparedData):
     # -- reading -------------------------------------------------------------------------
     def load(self, splits: tuple[str, ...] = (), label_names: list[str] | None = None) -> None:
         fetched = fetch_missing(self.name, corpus_files(self.sources, self.hub), self._ds_cache)
+        texts = []
         if "hub" in fetched:
-            whole = fetched["hub"]
-            self._hold_out(whole.source, list(_hub_lines(whole, text_column(self.hub))))
+            texts.append(hub_source(fetched["hub"], text_column(self.hub), self.cache_dir))
         for i, source in enumerate(self.sources):
             copy = fetched.get(f"sources[{i}]")
             if copy is not None:
-                self._hold_out(copy.source, list(_hub_lines(copy, text_column(source))))
+                texts.append(hub_source(copy, text_column(source), self.cache_dir))
                 continue
             paths = sorted(glob.glob(str(Path(source["path"]).expanduser())))
             if not paths:
@@ -78,84 +88,101 @@ class CorpusData(PreparedData):
                 )
             for path in paths:
                 self.files[f"corpus:{path}"] = path
-                lines = _read_lines(Path(path), source.get("text_column"), self._ds_cache)
-                self._hold_out(path, list(lines))
-        if not self.lines["train"]:
+                texts.append(
+                    file_source(
+                        Path(path), source.get("text_column"), self._ds_cache, self.cache_dir
+                    )
+                )
+        self.texts = [text.hold_out(self.validation_fraction) for text in texts]
+        if not any(text.cut for text in self.texts):
             raise DataError("The corpus is empty: data.sources names no file with text.")
 
     @property
     def _ds_cache(self) -> Path:
         return self.cache_dir / "datasets"
 
-    def _hold_out(self, source: str, lines: list[str]) -> None:
-        cut = len(lines) - math.ceil(len(lines) * self.validation_fraction)
-        self.lines["train"] += lines[:cut]
-        self.lines["validation"] += lines[cut:]
+    def split_texts(self, split: str) -> Iterator[str]:
+        """A split's lines, read again from the sources: every source's first lines are
+        training text, its last `validation_fraction` held out."""
+        for text in self.texts:
+            yield from text.part(split)
 
     def train_texts(self) -> Iterator[str]:
-        yield from self.lines["train"]
+        return self.split_texts("train")
+
+    def train_texts_key(self) -> str:
+        """The sources' content hashes and cuts: the tokenizer cache need not read the text."""
+        return fingerprint.key("train", [text.key() for text in self.texts])
+
+    @property
+    def lines(self) -> dict[str, list[str]]:
+        """Both splits' lines as lists, read afresh: for small corpora and tests only."""
+        return {split: list(self.split_texts(split)) for split in ("train", "validation")}
 
     def files_used(self) -> dict[str, str]:
         return self.files
 
     # -- tokenizing and packing ----------------------------------------------------------
     def tokenize(self, tokenizer: PreTrainedTokenizerBase) -> None:
+        """Each split tokenized GROUP_LINES lines per call (the fast tokenizer spreads a call
+        over every core), packed into a flat token file under the cache, keyed by the
+        tokenizer, the settings and the sources' content hashes and cuts: a second run with
+        the same inputs maps the file instead of tokenizing again."""
         self.tokenizer = tokenizer
         settings = (tokenizer.backend_tokenizer.to_str(), self.objective, self.block_size)
-        for split, lines in self.lines.items():
-            key = fingerprint.key(settings, fingerprint.key(lines))
-            folder = self.cache_dir / "packed" / key
-            folder.mkdir(parents=True, exist_ok=True)
-            raw = datasets.Dataset.from_dict({"text": lines})
-            ids = raw.map(
-                _encode,
-                batched=True,
-                fn_kwargs={"tokenizer": tokenizer, "objective": self.objective},
-                remove_columns=["text"],
-                cache_file_name=str(folder / f"{split}-ids.arrow"),
-                desc=f"Tokenizing {split}",
+        vocab = max(len(tokenizer), max(tokenizer.get_vocab().values(), default=0) + 1)
+        for split in ("train", "validation"):
+            sources = [text.key() for text in self.texts]
+            key = fingerprint.key(token_store.FORMAT, GROUP_LINES, settings, split, sources)
+            path = self.cache_dir / "packed" / key / f"{split}.bin"
+            stored = token_store.open_blocks(path) or token_store.write_blocks(
+                path, self._groups(split, tokenizer), self.block_size, token_store.id_dtype(vocab)
             )
-            blocks = ids.map(
-                _pack,
-                batched=True,
-                batch_size=10_000,
-                fn_kwargs={"block_size": self.block_size},
-                remove_columns=ids.column_names,
-                cache_file_name=str(folder / f"{split}-blocks.arrow"),
-                desc=f"Packing {split}",
-            )
-            self.ready[split] = blocks.with_format("torch")
-            tokens = sum(len(x) for x in ids["input_ids"])
-            kept = len(blocks) * self.block_size
+            blocks, meta = stored
+            self.ready[split] = blocks
             self.stats[split] = {
-                "lines": len(lines),
-                "tokens": tokens,
-                "blocks": len(blocks),
-                "tokens_left_out_of_blocks": tokens - kept,  # each batch's tail < block_size
+                "lines": meta["lines"],
+                "tokens": meta["tokens"],
+                "blocks": meta["blocks"],
+                # each group's tail < block_size
+                "tokens_left_out_of_blocks": meta["tokens"] - meta["blocks"] * self.block_size,
             }
-            if not len(blocks):
+            if not meta["blocks"]:
                 raise DataError(
-                    f"The {split} part of the corpus has {tokens} tokens, fewer than one block "
-                    f"of data.block_size={self.block_size}; add text or lower block_size."
+                    f"The {split} part of the corpus has {meta['tokens']} tokens, fewer than one "
+                    f"block of data.block_size={self.block_size}; add text or lower block_size."
                 )
         if self.objective == "clm":
             self.stats["validation"]["unigram_perplexity"] = self.unigram_perplexity()
 
+    def _groups(
+        self, split: str, tokenizer: PreTrainedTokenizerBase
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        lines = self.split_texts(split)
+        while group := list(islice(lines, GROUP_LINES)):
+            yield len(group), _encode(group, tokenizer, self.objective)
+
     def unigram_perplexity(self) -> float:
         """Perplexity of add-one unigram frequencies from the training blocks on the held-out
         tokens a causal LM predicts (every block position after the first)."""
-        counts = Counter(t for block in self.block_ids("train") for t in block)
-        total, vocab = sum(counts.values()), len(self.tokenizer)
+        train, held_out = self.ready["train"], self.ready["validation"]
+        size = max(len(self.tokenizer), int(held_out.tokens.max(initial=0)) + 1)
+        counts = np.zeros(size, dtype=np.int64)
+        for chunk in train.chunks():
+            counts += np.bincount(chunk.ravel(), minlength=size)[:size]
+        total, vocab = int(counts.sum()), len(self.tokenizer)
+        log_p = np.log((counts + 1) / (total + vocab))
         nll, n = 0.0, 0
-        for block in self.block_ids("validation"):
-            for token in block[1:]:
-                nll -= math.log((counts[token] + 1) / (total + vocab))
-                n += 1
+        for chunk in held_out.chunks():
+            predicted = chunk[:, 1:]
+            nll -= float(log_p[predicted].sum())
+            n += predicted.size
         return math.exp(nll / n)
 
     def block_ids(self, split: str) -> list[list[int]]:
-        """A split's packed blocks as plain lists of token ids."""
-        return self.ready[split].with_format(None)["input_ids"]
+        """A split's packed blocks as plain lists of token ids (small corpora and tests)."""
+        blocks = self.ready[split]
+        return blocks.tokens.reshape(-1, self.block_size).tolist()
 
     def describe(self) -> dict[str, Any]:
         return self.stats
@@ -184,54 +211,39 @@ class _SameMasks:
         return collate(examples)
 
 
-def _hub_lines(copy: Fetched, column: str) -> Iterator[str]:
-    """The non-blank lines of a hub copy's text column."""
-    if column not in copy.dataset.column_names:
-        raise DataError(
-            f"{copy.source}: no text column '{column}'; it has {copy.dataset.column_names}. Set "
-            "the text_column of its hub entry."
-        )
-    for text in copy.dataset.select_columns(column)[:][column]:
-        yield from (t.strip() for t in str(text or "").splitlines() if t.strip())
+def _encode(lines: list[str], tokenizer: PreTrainedTokenizerBase, objective: str) -> np.ndarray:
+    """The lines' ids end to end. MLM: [CLS] line [SEP] each, as BERT saw sentences; CLM: no
+    specials, an end-of-text after each line to mark document boundaries."""
+    special = objective == "mlm"
+    backend = _plain_backend(tokenizer)
+    if backend is not None:  # what tokenizer(lines) runs, without offsets or Python dicts
+        ids = [e.ids for e in backend.encode_batch_fast(lines, add_special_tokens=special)]
+    else:
+        ids = tokenizer(
+            lines,
+            add_special_tokens=special,
+            return_attention_mask=False,
+            return_token_type_ids=False,
+            verbose=False,
+        )["input_ids"]
+    flat = np.fromiter(chain.from_iterable(ids), dtype=np.int64, count=sum(map(len, ids)))
+    if special:
+        return flat
+    ends = np.cumsum(np.fromiter(map(len, ids), dtype=np.int64, count=len(ids)))
+    return np.insert(flat, ends, tokenizer.eos_token_id)
 
 
-def _read_lines(path: Path, text_column: str | None, cache_dir: Path) -> Iterator[str]:
-    """Plain text (any extension the table readers do not know): one non-blank line per item.
-    Tables, json and jsonl (read by dlkit.data.files, like every labelled file): the lines of
-    the named text column."""
-    if path.suffix.lower() in TABLES:
-        if not text_column:
-            raise DataError(f"{path}: set text_column for this source in data.sources.")
-        yield from _read_column(path, text_column, cache_dir)
-        return
-    try:
-        with open(path, encoding="utf-8") as handle:
-            yield from (line.strip() for line in handle if line.strip())
-    except UnicodeDecodeError as err:
-        raise DataError(f"{path} is not valid UTF-8 ({err.reason} at byte {err.start}).") from err
-
-
-def _read_column(path: Path, column: str, cache_dir: Path) -> Iterator[str]:
-    table = load_split(path, cache_dir)
-    columns = table.dataset.column_names
-    if column not in columns:
-        raise DataError(f"{path}: no text column '{column}'; columns are {columns}.")
-    for row, text in enumerate(table.dataset.select_columns(column)[:][column]):
-        if text is None:
-            bad = table.bad(row, "missing text", f"no '{column}' field", "Fill it in")
-            raise DataError(bad.message(str(path)) + ".")
-        yield from (t.strip() for t in str(text).splitlines() if t.strip())
-
-
-def _encode(batch: dict, tokenizer: PreTrainedTokenizerBase, objective: str) -> dict:
-    if objective == "mlm":  # [CLS] line [SEP], as BERT saw sentences
-        return {"input_ids": tokenizer(batch["text"], verbose=False)["input_ids"]}
-    eos = tokenizer.eos_token_id
-    ids = tokenizer(batch["text"], add_special_tokens=False, verbose=False)["input_ids"]
-    return {"input_ids": [x + [eos] for x in ids]}  # end-of-text marks document boundaries
-
-
-def _pack(batch: dict, block_size: int) -> dict:
-    flat = [t for ids in batch["input_ids"] for t in ids]
-    usable = len(flat) - len(flat) % block_size
-    return {"input_ids": [flat[i : i + block_size] for i in range(0, usable, block_size)]}
+def _plain_backend(tokenizer: PreTrainedTokenizerBase) -> Any:
+    """The Rust tokenizer when calling `tokenizer(lines)` comes down to its `encode_batch`
+    (the plain fast class, which dlkit's trained tokenizers are, with no truncation or padding
+    set), else None. Its ids are the same; the Python dicts the call builds cost a fifth of
+    the time."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    plain = (
+        type(tokenizer) is PreTrainedTokenizerFast
+        and hasattr(backend, "encode_batch_fast")
+        and backend.truncation is None
+        and backend.padding is None
+        and backend.encode_special_tokens == bool(tokenizer.split_special_tokens)
+    )
+    return backend if plain else None

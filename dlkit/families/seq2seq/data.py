@@ -132,7 +132,10 @@ class Seq2SeqData(LabelledData):
     # -- tokenization --------------------------------------------------------------------
     def tokenize(self, tokenizer: PreTrainedTokenizerBase) -> None:
         """Cached per split, keyed also on the target files of parallel pairs."""
-        targets = {s: fingerprint.file_sha256(p) for s, p in sorted(self.targets.items())}
+        targets = {
+            s: fingerprint.cached_file_sha256(p, self.cache_dir)
+            for s, p in sorted(self.targets.items())
+        }
         settings = {
             "max_target_length": self.max_target_length,
             "source_prefix": self.source_prefix,
