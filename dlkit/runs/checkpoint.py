@@ -10,7 +10,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from dlkit.errors import ConfigError, RunFolderError
-from dlkit.runs.folder import RunFolder
+from dlkit.runs.folder import RunFolder, flatten
 from dlkit.runs.trust import read_saved_config
 
 # How a run is observed may change on resume; what it computes may not.
@@ -89,8 +89,8 @@ def resumable(run: RunFolder, cfg: DictConfig) -> tuple[Path, dict[str, Any]]:
             "its first checkpoint). Start it again without resume=."
         )
     stored = read_saved_config(run.path, frozenset(), trusted=True)  # compared, never built
-    saved = _flat(OmegaConf.to_container(stored, resolve=True))
-    now = _as_recorded(saved, _flat(OmegaConf.to_container(cfg, resolve=True)))
+    saved = flatten(OmegaConf.to_container(stored, resolve=True))
+    now = _as_recorded(saved, flatten(OmegaConf.to_container(cfg, resolve=True)))
     differ = [  # settings added by a later dlkit (absent from the saved config) are not compared
         f"{key} ({saved.get(key)!r} -> {now.get(key)!r})"
         for key in sorted(saved)
@@ -117,12 +117,3 @@ def _as_recorded(saved: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
     if saved.get("model.init_from"):
         now |= {k: v for k, v in saved.items() if k.startswith("model.config.")}
     return now
-
-
-def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(tree, dict) and tree:
-        out: dict[str, Any] = {}
-        for key, value in tree.items():
-            out |= _flat(value, f"{prefix}{key}.")
-        return out
-    return {prefix.rstrip("."): tree}

@@ -36,6 +36,16 @@ def read_json(path: Path, fix: str) -> dict[str, Any]:
     return data
 
 
+def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """A nested config as dotted keys (an empty mapping stays a value)."""
+    if isinstance(tree, dict) and tree:
+        out: dict[str, Any] = {}
+        for key, value in tree.items():
+            out |= flatten(value, f"{prefix}{key}.")
+        return out
+    return {prefix.rstrip("."): tree}
+
+
 class RunFolder:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)

@@ -21,7 +21,7 @@ from lightning.pytorch.loggers.logger import Logger
 from lightning.pytorch.utilities.rank_zero import rank_zero_only, rank_zero_warn
 
 from dlkit.errors import ConfigError
-from dlkit.runs.folder import read_json, write_json
+from dlkit.runs.folder import flatten, read_json, write_json
 from dlkit.training import wandb_files
 
 TRACKERS_JSON = "trackers.json"
@@ -53,15 +53,6 @@ def _config(run_dir: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
     return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-
-
-def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(tree, dict) and tree:
-        out: dict[str, Any] = {}
-        for key, value in tree.items():
-            out |= _flat(value, f"{prefix}{key}.")
-        return out
-    return {prefix.rstrip("."): tree}
 
 
 def _final_metrics(results: dict[str, Any]) -> dict[str, float]:
@@ -122,7 +113,7 @@ class MLflowTracker(MLFlowLogger):
 
         params = [
             Param(key, str(value)[:_MLFLOW_PARAM_LENGTH])
-            for key, value in _flat(_config(self._run_dir)).items()
+            for key, value in flatten(_config(self._run_dir)).items()
         ]
         for start in range(0, len(params), _MLFLOW_BATCH):
             client.log_batch(self._run_id, params=params[start : start + _MLFLOW_BATCH])
