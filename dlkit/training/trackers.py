@@ -95,12 +95,13 @@ class MLflowTracker(MLFlowLogger):
             run_id=saved.get("run_id") if saved.get("tracking_uri") == uri else None,
         )
         self._upload_model = log_model
-        if not server:
-            local.mkdir(parents=True, exist_ok=True)
+        self._local_store = None if server else local
 
     @property
     def experiment(self) -> Any:
         new = not self._initialized and self._run_id is None
+        if not self._initialized and self._local_store is not None:
+            self._local_store.mkdir(parents=True, exist_ok=True)  # SQLite makes no folders
         client = MLFlowLogger.experiment.fget(self)  # creates or reopens the run on rank zero
         if new and self._initialized:
             ids = {"run_id": self._run_id, "tracking_uri": self._tracking_uri}
