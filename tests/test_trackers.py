@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -153,5 +154,14 @@ def test_wandb_replay_sends_only_the_steps_the_run_lacks(tmp_path, monkeypatch) 
     tracker.experiment.finish()
     halves = sorted((tmp_path / "wandb").glob("offline-run-*-abcd1234"))
     assert len(halves) == 2
-    resumed = wandb_files.history(halves[1] / "run-abcd1234.wandb")
+    resumed = _written_history(halves[1] / "run-abcd1234.wandb")
     assert [r["trainer/global_step"] for r in resumed] == [6, 7, 8, 9]
+
+
+def _written_history(path, timeout: float = 60.0) -> list[dict]:
+    """wandb's own process writes the file; under load `finish()` can return before it has
+    (seen once with two test workers on two cores), so wait for the rows to land."""
+    deadline = time.monotonic() + timeout
+    while not (rows := list(wandb_files.history(path))) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return rows
