@@ -3,7 +3,8 @@ thread count (every usable CPU: torch's own default, dlkit's before the thread p
 thread, on the quiet machine and with one CPU taken by a competing CPU-bound process.
 
 Targets: with a CPU taken, auto at least 0.9 times the one-thread speed; quiet, auto within 3%
-of the fixed count. Settings are interleaved, each round in a fresh process; medians reported.
+of the fixed count. Settings are interleaved (the order rotating each round), each run a fresh
+process; medians reported, with the thread counts auto chose in each run.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,7 +30,20 @@ def usable() -> int:
     return usable_cpus()[0]
 
 
-def train(threads: str, steps: int, run: Path) -> float:
+def reading_cost(calls: int = 2000) -> float:
+    """Seconds one load reading takes: all that auto adds to a fixed count when it changes
+    nothing (one reading every CHECK_SECONDS), so its quiet overhead is this / CHECK_SECONDS."""
+    from dlkit.training.threads import CpuLoad, _affinity  # noqa: PLC0415
+
+    load = CpuLoad(_affinity())
+    start = time.perf_counter()
+    for _ in range(calls):
+        load.others()
+    return (time.perf_counter() - start) / calls
+
+
+def train(threads: str, steps: int, run: Path) -> tuple[float, dict]:
+    """Samples per second, and run.json's account of the threads (with every change)."""
     command = [
         sys.executable, "-m", "dlkit", "train", "+experiment=bert_cls",
         f"trainer.max_steps={steps}", f"hardware.threads={threads}", f"paths.output_dir={run}",
@@ -36,7 +51,8 @@ def train(threads: str, steps: int, run: Path) -> float:
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     if done.returncode:
         sys.exit(f"error: {' '.join(command)} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
-    return json.loads((run / "results.json").read_text())["samples_per_second"]
+    speed = json.loads((run / "results.json").read_text())["samples_per_second"]
+    return speed, json.loads((run / "run.json").read_text())["threads"]
 
 
 def main() -> None:
@@ -48,6 +64,7 @@ def main() -> None:
     cores = usable()
     settings = {"auto": "auto", f"fixed {cores}": str(cores), "one thread": "1"}
     speeds: dict[str, list[float]] = {}
+    changes: dict[str, list[list[int]]] = {}  # auto's thread counts over each run
     with tempfile.TemporaryDirectory() as work:
         for round_ in range(args.rounds):
             for load in ("quiet", "one CPU taken"):
@@ -55,11 +72,17 @@ def main() -> None:
                 if load != "quiet":
                     rival = subprocess.Popen([sys.executable, "-c", BUSY_LOOP])
                 try:
-                    for name, value in settings.items():
+                    items = list(settings.items())  # each round starts with another one
+                    shift = round_ % len(items)
+                    for name, value in items[shift:] + items[:shift]:
                         run = Path(work) / f"{round_}-{load}-{name}".replace(" ", "_")
-                        speed = train(value, args.steps, run)
+                        speed, threads = train(value, args.steps, run)
                         speeds.setdefault(f"{load}: {name}", []).append(speed)
-                        print(f"{load:14} {name:11} {speed:7.1f} samples/s", flush=True)
+                        counts = [c["threads"] for c in threads["changes"]]
+                        if value == "auto":
+                            changes.setdefault(load, []).append(counts)
+                        seen = f" (threads set to {counts})" if value == "auto" else ""
+                        print(f"{load:14} {name:11} {speed:7.1f} samples/s{seen}", flush=True)
                 finally:
                     if rival is not None:
                         rival.kill()
@@ -72,10 +95,17 @@ def main() -> None:
         "rounds": args.rounds,
         "samples_per_second": median,
         "runs": speeds,
+        "auto_thread_changes": changes,
         "busy_auto_vs_one_thread": median["one CPU taken: auto"]
         / median["one CPU taken: one thread"],
         "quiet_auto_vs_fixed": median["quiet: auto"] / median[f"quiet: {fixed}"],
+        # the same configuration's own spread: what a difference between medians is up against
+        "quiet_fixed_spread": max(speeds[f"quiet: {fixed}"]) / min(speeds[f"quiet: {fixed}"]),
     }
+    from dlkit.training.threads import CHECK_SECONDS  # noqa: PLC0415
+
+    results["reading_seconds"] = reading_cost()
+    results["quiet_overhead_of_readings"] = results["reading_seconds"] / CHECK_SECONDS
     results["targets_met"] = {
         "busy: auto >= 0.9 x one thread": results["busy_auto_vs_one_thread"] >= 0.9,
         "quiet: auto within 3% of fixed": results["quiet_auto_vs_fixed"] >= 0.97,
@@ -87,7 +117,11 @@ def main() -> None:
     table = "\n".join(["| setting | samples/s (median) |", "|---|---|", *rows])
     ratios = (
         f"busy: auto / one thread = {results['busy_auto_vs_one_thread']:.2f} (target >= 0.9); "
-        f"quiet: auto / fixed {cores} = {results['quiet_auto_vs_fixed']:.3f} (target >= 0.97)"
+        f"quiet: auto / fixed {cores} = {results['quiet_auto_vs_fixed']:.3f} (target >= 0.97; "
+        f"fixed {cores}'s own runs spread {results['quiet_fixed_spread']:.2f}x; auto's thread "
+        f"changes per run: {changes}; its readings cost "
+        f"{results['reading_seconds'] * 1e6:.0f} us every {CHECK_SECONDS:g} s, "
+        f"{results['quiet_overhead_of_readings']:.1e} of the time)"
     )
     (out / "threads.md").write_text(f"{table}\n\n{ratios}\n")
     print(f"{table}\n\n{ratios}")
