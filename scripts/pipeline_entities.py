@@ -16,7 +16,7 @@ from pathlib import Path
 from transformers import pipeline
 
 import dlkit.families.token_classification.tagger  # noqa: F401  (registers dlkit's tagger)
-from dlkit.families.token_classification.conll import read_conll
+from dlkit.data.conll import read_conll
 from dlkit.families.token_classification.metrics import entity_scores
 
 

@@ -227,6 +227,15 @@ CASES: dict[str, tuple[Setup, int, str]] = {
         2,
         "does not divide",
     ),
+    "decoder heads that do not divide a BART width": (
+        lambda w, r: [
+            "train",
+            "+experiment=bart_translate",
+            "model.config.decoder_attention_heads=3",
+        ],
+        2,
+        "decoder_attention_heads=3 does not divide model.config.d_model=256",
+    ),
     "tokenizer vocabulary 0": (
         lambda w, r: ["train", "model.tokenizer.vocab_size=0"],
         2,

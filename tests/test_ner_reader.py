@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from dlkit.data.conll import Sentence, read_conll
 from dlkit.errors import DataError
-from dlkit.families.token_classification.conll import Sentence, read_conll
 from dlkit.families.token_classification.tags import SCHEMES, check_tag, entity_types, to_iob2
 
 REPO = Path(__file__).resolve().parents[1]

@@ -181,8 +181,18 @@ def _steps(cfg: DictConfig) -> None:
         )
 
 
+# (width, attention heads) in the model configs dlkit builds: BERT, GPT-2, BART's two stacks.
+# T5 is absent: its d_kv sets each head's size, so any count fits.
+_HEAD_SPLITS = [
+    ("hidden_size", "num_attention_heads"),
+    ("n_embd", "n_head"),
+    ("d_model", "encoder_attention_heads"),
+    ("d_model", "decoder_attention_heads"),
+]
+
+
 def _heads(cfg: DictConfig) -> None:
-    for width, heads in (("hidden_size", "num_attention_heads"), ("n_embd", "n_head")):
+    for width, heads in _HEAD_SPLITS:
         w, h = _get(cfg, f"model.config.{width}"), _get(cfg, f"model.config.{heads}")
         if isinstance(w, int) and isinstance(h, int) and h > 0 and w % h:
             raise ConfigError(
@@ -193,7 +203,7 @@ def _heads(cfg: DictConfig) -> None:
 
 
 def _divisor(width: int, heads: int) -> int:
-    return max(d for d in range(1, heads + 1) if width % d == 0)
+    return max(d for d in range(1, heads + 1) if not width % d)
 
 
 def _positions(cfg: DictConfig) -> None:

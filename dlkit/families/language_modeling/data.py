@@ -32,11 +32,11 @@ GROUP_LINES = 10_000
 
 
 class CorpusData(PreparedData):
-    """`sources`: a list of {path (file or glob), text_column (tables and jsonl), hub (the
-    split it comes from when absent)}, or of plain paths (`data.sources=[/path/to/text.txt]`);
-    `hub`: a whole hub corpus besides them. The last
-    `validation_fraction` of every source's lines is held out, so held-out text never sits
-    next to training text inside a block."""
+    """`sources`: a list of {path (file or glob), text_column (tables and jsonl), format
+    (conll: a tagging file's words), hub (the split it comes from when absent)}, or of plain
+    paths (`data.sources=[/path/to/text.txt]`); `hub`: a whole hub corpus besides them. The
+    last `validation_fraction` of every source's lines is held out, so held-out text never
+    sits next to training text inside a block."""
 
     def __init__(
         self,
@@ -90,7 +90,11 @@ class CorpusData(PreparedData):
                 self.files[f"corpus:{path}"] = path
                 texts.append(
                     file_source(
-                        Path(path), source.get("text_column"), self._ds_cache, self.cache_dir
+                        Path(path),
+                        source.get("text_column"),
+                        self._ds_cache,
+                        self.cache_dir,
+                        source.get("format"),
                     )
                 )
         self.texts = [text.hold_out(self.validation_fraction) for text in texts]

@@ -11,6 +11,8 @@ from typing import Any
 from dlkit.data.layout import Expected, hub_split
 from dlkit.errors import DataError
 
+_FORMATS = (None, "conll")  # by extension, or a CoNLL file whose words are the text
+
 
 def as_sources(sources: list[dict[str, Any] | str] | str | None) -> list[dict[str, Any]]:
     """Plain paths and {path: ...} entries alike, as {path: ...} entries."""
@@ -22,6 +24,12 @@ def as_sources(sources: list[dict[str, Any] | str] | str | None) -> list[dict[st
             raise DataError(
                 f"data.sources has an entry without a path ({item!r}): give a file or glob, "
                 "or {path: <file>, text_column: <column>} for tables."
+            )
+        if entry.get("format") not in _FORMATS:
+            raise DataError(
+                f"data.sources entry {entry['path']} has format={entry['format']!r}, which dlkit "
+                "does not read as text: leave format out (plain text, tables and jsonl go by "
+                "their extension) or set format: conll for a CoNLL tagging file."
             )
         out.append(entry)
     return out

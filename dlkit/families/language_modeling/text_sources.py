@@ -12,6 +12,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from dlkit.data.conll import read_conll
 from dlkit.data.files import TABLES, load_split
 from dlkit.data.fingerprint import cached_file_sha256
 from dlkit.data.hub import Fetched
@@ -47,12 +48,19 @@ class TextSource:
 
 
 def file_source(
-    path: Path, text_column: str | None, tables_cache: Path, hashes_cache: Path
+    path: Path,
+    text_column: str | None,
+    tables_cache: Path,
+    hashes_cache: Path,
+    file_format: str | None = None,
 ) -> TextSource:
     """Plain text (any extension the table readers do not know): one non-blank line per item.
     Tables, json and jsonl (read by dlkit.data.files, like every labelled file): the lines of
-    the named text column."""
+    the named text column. CoNLL (`format: conll`): each sentence's words, tags dropped, so a
+    tagging corpus is also text to pretrain on."""
     digest = cached_file_sha256(path, hashes_cache)
+    if file_format == "conll":
+        return TextSource(str(path), [digest, "conll"], lambda: _conll_sentences(path))
     if path.suffix.lower() not in TABLES:
         return TextSource(str(path), digest, lambda: _text_lines(path))
     if not text_column:
@@ -97,6 +105,10 @@ def _hub_content(dataset: Any, read: Callable[[], Iterator[str]], hashes_cache: 
     for line in read():
         digest.update(line.encode() + b"\0")
     return digest.hexdigest()
+
+
+def _conll_sentences(path: Path) -> Iterator[str]:
+    return (" ".join(sentence.tokens) for sentence in read_conll(path).sentences)
 
 
 def _text_lines(path: Path) -> Iterator[str]:

@@ -11,6 +11,8 @@ from typing import Any
 import datasets
 from transformers import PreTrainedTokenizerBase
 
+from dlkit.data.conll import DOCSTART, Sentence, read_conll
+from dlkit.data.conll import SUFFIXES as CONLL
 from dlkit.data.files import TABLES, check_file, load_split
 from dlkit.data.hub import Fetched, fetch_missing
 from dlkit.data.labelled import LabelledData
@@ -18,8 +20,6 @@ from dlkit.data.layout import split_files
 from dlkit.data.rows import BadRow, TableFile, every_row_bad
 from dlkit.errors import ConfigError, DataError
 from dlkit.families.token_classification import tagged
-from dlkit.families.token_classification.conll import DOCSTART, Sentence, read_conll
-from dlkit.families.token_classification.conll import SUFFIXES as CONLL
 from dlkit.families.token_classification.metrics import IGNORE_INDEX
 from dlkit.families.token_classification.tags import SCHEMES, check_tag, to_iob2
 

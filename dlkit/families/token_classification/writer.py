@@ -11,10 +11,10 @@ from typing import Any
 
 import datasets
 
+from dlkit.data.conll import SUFFIXES
 from dlkit.data.files import write_table
 from dlkit.errors import DataError
 from dlkit.families.token_classification import tagged
-from dlkit.families.token_classification.conll import SUFFIXES
 
 
 def write(data: Mapping[str, Any], dataset: datasets.Dataset, path: Path, setting: str) -> None:
