@@ -320,7 +320,7 @@ def test_data_get_of_an_unknown_or_sourceless_config_is_a_usage_error(capsys):
     assert data_command.main(["get", "sst3"]) == 2
     err = capsys.readouterr().err
     assert "no data config 'sst3'" in err
-    assert "conll2003, corpus, dialogsum, multi30k, squad, sst2" in err
+    assert "conll2003, conll2003_text, corpus, dialogsum, multi30k, squad, sst2" in err
     assert data_command.main(["get", "text_classification", "data.files.train=x.csv"]) == 2
     assert "names no public source" in capsys.readouterr().err
 
