@@ -57,6 +57,12 @@ def read_conll(path: Path, tag_column: int = -1, skip: bool = False) -> ConllFil
     return ConllFile(str(path), sentences, reader.skipped)
 
 
+def stream_sentences(path: Path, tag_column: int = -1) -> Iterator[Sentence]:
+    """The sentences one at a time, for passes that must not hold the file (a pretraining
+    corpus re-reads it on every pass); a bad line raises as in read_conll."""
+    yield from _Reader(Path(path), tag_column, skip=False).sentences()
+
+
 class _Reader:
     """One pass over the file; holds the column count the first token line fixed."""
 

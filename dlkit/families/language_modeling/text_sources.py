@@ -12,7 +12,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from dlkit.data.conll import read_conll
+from dlkit.data.conll import stream_sentences
 from dlkit.data.files import TABLES, load_split
 from dlkit.data.fingerprint import cached_file_sha256
 from dlkit.data.hub import Fetched
@@ -108,7 +108,7 @@ def _hub_content(dataset: Any, read: Callable[[], Iterator[str]], hashes_cache: 
 
 
 def _conll_sentences(path: Path) -> Iterator[str]:
-    return (" ".join(sentence.tokens) for sentence in read_conll(path).sentences)
+    return (" ".join(sentence.tokens) for sentence in stream_sentences(path))
 
 
 def _text_lines(path: Path) -> Iterator[str]:
