@@ -222,6 +222,42 @@ def test_summarization_scores_rouge_against_every_reference(summarization, tmp_p
     assert expected["rouge1"] >= summary_scores(predicted, references, "mean")["rouge1"]
 
 
+def test_the_copy_step_scores_copies_and_hands_the_summarizer_its_tokenizer(tmp_path) -> None:
+    """bart_summarize_copy learns to write out the dialogues (scored against them, not the
+    summaries); bart_summarize fine-tuned from it keeps its tokenizer and generates its own way."""
+    from dlkit.commands.finetune import finetune
+    from dlkit.commands.train import train
+    from dlkit.families.seq2seq.metrics import summary_scores
+
+    splits = (("train", 120, 1, 1), ("validation", 10, 2, 1), ("test", 10, 3, 3))
+    files = {s: _write_dialogues(tmp_path / f"{s}.jsonl", n, seed, r) for s, n, seed, r in splits}
+    common = [
+        *[o for o in _common(tmp_path) if not o.startswith("task.generate.num_beams")],
+        "model=bart_tiny",
+        *[f"data.files.{split}={path}" for split, path in files.items()],
+        "trainer.max_epochs=2",
+    ]
+    copy_run = tmp_path / "runs" / "copy"
+    results = train(compose_root(["+experiment=bart_summarize_copy", *common,
+                                  f"paths.output_dir={copy_run}"]))  # fmt: skip
+    saved = json.loads((copy_run / "model" / "generation_config.json").read_text())
+    assert (saved["num_beams"], saved.get("no_repeat_ngram_size", 0)) == (1, 0)
+    rows = [json.loads(line) for line in files["test"].read_text().splitlines()]
+    out = tmp_path / "copies.jsonl"
+    predict(compose_root([f"run={copy_run}", f"input={files['test']}", f"output={out}"]))
+    copies = [json.loads(line)["generated_text"] for line in out.read_text().splitlines()]
+    against = summary_scores(copies, [[r["dialogue"]] for r in rows], "max")
+    assert results["test"]["rouge1"] == pytest.approx(against["rouge1"], abs=1e-3)
+
+    run = tmp_path / "runs" / "summarize"
+    finetune(compose_root(["+experiment=bart_summarize", *common, f"model.init_from={copy_run}",
+                           "trainer.max_epochs=1", f"paths.output_dir={run}"]))  # fmt: skip
+    vocab = [AutoTokenizer.from_pretrained(r / "model").get_vocab() for r in (copy_run, run)]
+    assert vocab[0] == vocab[1]
+    saved = json.loads((run / "model" / "generation_config.json").read_text())
+    assert (saved["num_beams"], saved["no_repeat_ngram_size"]) == (4, 3)
+
+
 def test_an_hf_export_is_verified_and_onnx_is_refused(translation) -> None:
     from dlkit.commands.export import export
 
