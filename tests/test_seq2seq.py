@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import sacrebleu
 import torch
+from omegaconf import OmegaConf
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
 from dlkit.commands.evaluate import evaluate
@@ -224,7 +225,8 @@ def test_summarization_scores_rouge_against_every_reference(summarization, tmp_p
 
 def test_the_copy_step_scores_copies_and_hands_the_summarizer_its_tokenizer(tmp_path) -> None:
     """bart_summarize_copy learns to write out the dialogues (scored against them, not the
-    summaries); bart_summarize fine-tuned from it keeps its tokenizer and generates its own way."""
+    summaries); bart_summarize fine-tuned from it keeps its tokenizer and generates its own way,
+    and bart_summarize_256 goes on from that with 256 tokens of each dialogue."""
     from dlkit.commands.finetune import finetune
     from dlkit.commands.train import train
     from dlkit.families.seq2seq.metrics import summary_scores
@@ -234,6 +236,7 @@ def test_the_copy_step_scores_copies_and_hands_the_summarizer_its_tokenizer(tmp_
     common = [
         *[o for o in _common(tmp_path) if not o.startswith("task.generate.num_beams")],
         "model=bart_tiny",
+        "model.config.max_position_embeddings=256",  # for bart_summarize_256
         *[f"data.files.{split}={path}" for split, path in files.items()],
         "trainer.max_epochs=2",
     ]
@@ -256,6 +259,16 @@ def test_the_copy_step_scores_copies_and_hands_the_summarizer_its_tokenizer(tmp_
     assert vocab[0] == vocab[1]
     saved = json.loads((run / "model" / "generation_config.json").read_text())
     assert (saved["num_beams"], saved["no_repeat_ngram_size"]) == (4, 3)
+
+    longer = tmp_path / "runs" / "summarize_256"
+    finetune(compose_root(["+experiment=bart_summarize_256", *common, f"model.init_from={run}",
+                           "trainer.max_epochs=1", f"paths.output_dir={longer}"]))  # fmt: skip
+    config = OmegaConf.load(longer / "config.yaml")
+    assert config.data.max_length == 256
+    assert AutoTokenizer.from_pretrained(longer / "model").get_vocab() == vocab[0]
+    predicted = tmp_path / "summaries.jsonl"
+    predict(compose_root([f"run={longer}", f"input={files['test']}", f"output={predicted}"]))
+    assert len(predicted.read_text().splitlines()) == len(rows)
 
 
 def test_an_hf_export_is_verified_and_onnx_is_refused(translation) -> None:
