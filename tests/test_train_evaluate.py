@@ -119,3 +119,20 @@ def test_evaluate_from_a_checkpoint_file(trained) -> None:
     run_dir, results = trained
     cfg = compose_root([f"ckpt={run_dir / 'checkpoints' / 'best.ckpt'}", "paths.output_dir=."])
     assert evaluate(cfg)["acc"] == pytest.approx(results["validation"]["acc"], abs=1e-6)
+
+
+def test_training_without_validation_keeps_the_last_weights(tiny_data, tmp_path) -> None:
+    """trainer.limit_val_batches=0 (no validation, as for a long pretraining) still ends in a
+    run folder: the last weights in model/, test metrics, no validation figures; evaluate then
+    gives them for the whole split."""
+    from dlkit.commands.train import train
+
+    run_dir = tmp_path / "run"
+    overrides = [*tiny_overrides(tiny_data, tmp_path), "trainer.max_epochs=1"]
+    results = train(compose_root([*overrides, "trainer.limit_val_batches=0",
+                                  f"paths.output_dir={run_dir}"]))  # fmt: skip
+    assert "validation" not in results and "acc" in results["test"]
+    assert results["evaluated"]["weights"] == "last"
+    assert json.loads((run_dir / "results.json").read_text())["test"] == results["test"]
+    assert (run_dir / "model" / "model.safetensors").is_file()
+    assert "acc" in evaluate(compose_root([f"run={run_dir}", "paths.output_dir=."]))

@@ -35,6 +35,9 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         )
     with open_dict(saved):
         saved.callbacks = {"progress": cfg.callbacks.get("progress")}
+        for key in ("limit_val_batches", "limit_test_batches"):
+            if saved.trainer.get(key) == 0:  # trained without that split: asked for, it is whole
+                saved.trainer[key] = None
         if eval_file:
             if "files" not in saved.data:
                 raise ConfigError(

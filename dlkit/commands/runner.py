@@ -223,10 +223,12 @@ def evaluate_splits(
             continue
         loader = parts.data.split_dataloader(split)
         method = trainer.validate if split == "validation" else trainer.test
-        (raw,) = method(
+        results = method(
             parts.task, dataloaders=loader, ckpt_path=ckpt, verbose=False, weights_only=True
         )
-        out[split] = {k.split("/", 1)[1]: round(float(v), 6) for k, v in raw.items()}
+        if not results:  # trainer.limit_{val,test}_batches=0: the split is not evaluated
+            continue
+        out[split] = {k.split("/", 1)[1]: round(float(v), 6) for k, v in results[0].items()}
     return out
 
 
