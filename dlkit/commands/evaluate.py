@@ -36,7 +36,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     with open_dict(saved):
         saved.callbacks = {"progress": cfg.callbacks.get("progress")}
         for key in ("limit_val_batches", "limit_test_batches"):
-            if saved.trainer.get(key) == 0:  # trained without that split: asked for, it is whole
+            if saved.trainer.get(key) == 0:  # a run trained without it: evaluate the split whole
                 saved.trainer[key] = None
         if eval_file:
             if "files" not in saved.data:
